@@ -1,0 +1,5 @@
+"""``python -m gitkube`` runs the command line."""
+
+from gitkube.cli import main
+
+main()
