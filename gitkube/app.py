@@ -74,7 +74,7 @@ class ControlPlane:
         os.chmod(self.data_dir, 0o700)
         host, port = parse_listen(self.settings.listen)
         creds = pki.ensure_credentials(self.data_dir, host)
-        store = open_store(self.settings.store, self.data_dir)
+        store = open_store(self.settings.store, self.data_dir, history=self.settings.history)
         self.server = APIServer(store, creds, self.data_dir, host=host, port=port,
                                 service_cidr=self.settings.service_cidr, history=self.settings.history,
                                 compaction_interval=self.settings.compaction_interval)

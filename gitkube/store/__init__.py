@@ -1,0 +1,44 @@
+"""The revisioned object store behind the API server.
+
+Re-exports the :class:`Store` interface and its value types, the SQLite implementation, and
+:func:`open_store`, which picks an implementation from the ``--store`` setting. Only
+``gitkube.apiserver`` (and the composition root that builds it) uses this package.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+from gitkube import errors
+from gitkube.store.base import EventType, ListResult, Store, WatchEvent
+from gitkube.store.sqlite import SqliteStore
+
+__all__ = ["DB_FILE", "EventType", "ListResult", "SqliteStore", "Store", "WatchEvent", "open_store"]
+
+DB_FILE = "state.db"
+
+
+def open_store(url: str, data_dir: pathlib.Path, *, history: int = 10_000) -> Store:
+    """The (not yet opened) store that ``url`` names; await ``store.open()`` before use.
+
+    - ``sqlite`` or ``sqlite://``: ``DATA/state.db``;
+    - ``sqlite:///abs/path.db``: that file; ``sqlite://rel/path.db``: relative to ``data_dir``.
+
+    ``history`` is how many revisions of watch history the store keeps at least (it compacts
+    older ones on its own; pass the same value the API server's compaction uses).
+    Anything else raises ``ConfigError`` naming the value (etcd comes later).
+    """
+    text = url.strip()
+    if text == "sqlite":
+        return SqliteStore(pathlib.Path(data_dir) / DB_FILE, history=history)
+    if text.startswith("sqlite://"):
+        rest = text[len("sqlite://") :]
+        if not rest:
+            return SqliteStore(pathlib.Path(data_dir) / DB_FILE, history=history)
+        path = pathlib.Path(rest)
+        if rest.endswith("/"):
+            raise errors.ConfigError(f"store URL {url!r} names a directory, not a database file")
+        return SqliteStore(path if path.is_absolute() else pathlib.Path(data_dir) / path, history=history)
+    raise errors.ConfigError(
+        f"unsupported store {url!r}: use 'sqlite' (DATA/{DB_FILE}) or 'sqlite:///path/to/file.db'"
+    )
