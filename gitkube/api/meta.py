@@ -28,11 +28,11 @@ _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 def now() -> str:
     """The current time as Kubernetes writes it."""
-    return format_time(dt.datetime.now(dt.timezone.utc))
+    return format_time(dt.datetime.now(dt.UTC))
 
 
 def format_time(when: dt.datetime) -> str:
-    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(text: str) -> dt.datetime:
