@@ -6,6 +6,7 @@ its own branch, so callers can catch exactly what they can handle::
     GitkubeError
     ├── ConfigError                 bad command-line or data-dir configuration
     ├── StoreError                  the store itself failed (I/O, corruption)
+    ├── RuntimeFailure              a container could not be started or supervised (carries a reason)
     └── APIError                    a Kubernetes API error; carries an HTTP code and a reason
         ├── BadRequest        400
         ├── Unauthorized      401
@@ -46,6 +47,7 @@ __all__ = [
     "MethodNotAllowed",
     "NotFound",
     "RequestTooLarge",
+    "RuntimeFailure",
     "StoreError",
     "Unauthorized",
     "UnsupportedMediaType",
@@ -63,6 +65,16 @@ class ConfigError(GitkubeError):
 
 class StoreError(GitkubeError):
     """The store could not do its job (I/O error, corrupt database)."""
+
+
+class RuntimeFailure(GitkubeError):
+    """A container could not be started or supervised. ``reason`` is the Kubernetes-style
+    reason the pod status shows (``ContainerCannotRun``, ``CreateContainerError`` ...)."""
+
+    def __init__(self, message: str, *, reason: str = "ContainerCannotRun") -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
 
 
 @dataclass(frozen=True)

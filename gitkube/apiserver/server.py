@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import ssl
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,18 @@ from typing import Any
 from aiohttp import web
 
 from gitkube import __version__, errors
-from gitkube.apiserver import auth, bootstrap, codec, discovery, gc, handlers, ipalloc, openapi, requestinfo
+from gitkube.apiserver import (
+    auth,
+    bootstrap,
+    codec,
+    discovery,
+    gc,
+    handlers,
+    ipalloc,
+    openapi,
+    requestinfo,
+    subresources,
+)
 from gitkube.apiserver import registry as reg
 from gitkube.apiserver.pki import Credentials
 from gitkube.store import base as store_base
@@ -85,6 +97,14 @@ class APIServer:
     # -- lifecycle -------------------------------------------------------------------------
 
     @property
+    def socket_path(self) -> Path:
+        return self.data_dir / "api.sock"
+
+    @property
+    def socket_url(self) -> str:
+        return f"unix://{self.socket_path}"
+
+    @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"https://{host}:{self.port}"
@@ -98,25 +118,31 @@ class APIServer:
 
     def build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=codec.MAX_BODY + 1)
-        app["gitkube.data_dir"] = self.data_dir
+        app[subresources.DATA_DIR] = self.data_dir
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         return app
 
     async def start(self) -> None:
         await self.store.open()
         await self.registry.load_cluster_ips()
-        await bootstrap.ensure_defaults(self.registry, self.host, self.port)
-        self._tasks.append(asyncio.create_task(self.gc.run(), name="gitkube-gc"))
-        self._tasks.append(asyncio.create_task(self._compact_loop(), name="gitkube-compact"))
         self._runner = web.AppRunner(self.build_app(), access_log=None, handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self.ssl_context(),
                            backlog=1024, reuse_address=True)
         await site.start()
+        # In-process components (controllers, scheduler, node agent, proxy) use a private
+        # Unix socket: real HTTP, no TLS, guarded by the 0700 data dir and 0600 socket.
+        self.socket_path.unlink(missing_ok=True)
+        unix = web.UnixSite(self._runner, str(self.socket_path))
+        await unix.start()
+        os.chmod(self.socket_path, 0o600)
         if self.port == 0:
             server = site._server
             assert server is not None
             self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        await bootstrap.ensure_defaults(self.registry, self.host, self.port)
+        self._tasks.append(asyncio.create_task(self.gc.run(), name="gitkube-gc"))
+        self._tasks.append(asyncio.create_task(self._compact_loop(), name="gitkube-compact"))
         await asyncio.wait_for(self.gc.synced.wait(), 30)
         self._ready = True
 

@@ -31,7 +31,9 @@ from gitkube.apiserver.options import write_options
 from gitkube.apiserver.patch import apply_patch
 from gitkube.apiserver.requestinfo import RequestInfo
 
-__all__ = ["handle", "log_dir", "patch_scale", "to_scale"]
+__all__ = ["DATA_DIR", "handle", "log_dir", "patch_scale", "to_scale"]
+
+DATA_DIR = web.AppKey("gitkube.data_dir", Path)
 
 
 def to_scale(obj: dict[str, Any]) -> dict[str, Any]:
@@ -134,7 +136,7 @@ async def _log(request: web.Request, ri: RequestInfo, registry: reg.Registry) ->
     restarts = int((statuses.get(container) or {}).get("restartCount", 0) or 0)
     previous = q.get("previous", "").lower() == "true"
     index = restarts - 1 if previous else restarts
-    path = log_dir(request.app["gitkube.data_dir"], pod) / container / f"{index}.log"
+    path = log_dir(request.app[DATA_DIR], pod) / container / f"{index}.log"
     if index < 0 or not path.exists():
         if previous:
             raise errors.BadRequest(f'previous terminated container "{container}" in pod "{ri.name}" not found')
