@@ -327,12 +327,18 @@ class Registry:
                     causes=[errors.Cause("metadata.finalizers", "Forbidden: no new finalizers can be added if the object is being deleted", "FieldValueForbidden")],
                 )
         if opts.subresource == "status":
-            # A status write changes status only (and metadata the status strategy allows).
+            # A status write changes status, and labels/annotations as Kubernetes' status
+            # strategies allow; spec, ownerReferences and deletionTimestamp stay as stored.
             merged = copy.deepcopy(live)
             if "status" in new:
                 merged["status"] = new["status"]
             else:
                 merged.pop("status", None)
+            for field_name in ("labels", "annotations"):
+                if nm.get(field_name):
+                    merged["metadata"][field_name] = nm[field_name]
+                else:
+                    merged["metadata"].pop(field_name, None)
             merged["metadata"]["managedFields"] = nm.get("managedFields", lm.get("managedFields"))
             if merged["metadata"]["managedFields"] is None:
                 merged["metadata"].pop("managedFields")

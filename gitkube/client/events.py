@@ -35,7 +35,9 @@ class EventRecorder:
         self.host = host
         self._seen: OrderedDict[tuple[str, str, str, str], tuple[str, str, int, float]] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._lock = asyncio.Lock()
+        # One lock per (object, type, reason, message): repeats aggregate in order, while
+        # events about different things are written concurrently.
+        self._locks: dict[tuple[str, str, str, str], tuple[asyncio.Lock, int]] = {}
 
     def record(self, obj: dict[str, Any], event_type: str, reason: str, message: str) -> None:
         task = asyncio.create_task(self._write(obj, event_type, reason, message))
@@ -52,7 +54,21 @@ class EventRecorder:
         namespace = m.get("namespace") or "default"
         key = (str(m.get("uid", "")), event_type, reason, message)
         now = meta.now()
-        async with self._lock:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            await self._write_locked(lock, key, obj, m, namespace, event_type, reason, message, now)
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    async def _write_locked(self, lock: asyncio.Lock, key: tuple[str, str, str, str], obj: dict[str, Any],
+                            m: dict[str, Any], namespace: str, event_type: str, reason: str, message: str,
+                            now: str) -> None:
+        async with lock:
             try:
                 cached = self._seen.get(key)
                 if cached is not None and time.monotonic() - cached[3] < _AGGREGATE_WINDOW:
