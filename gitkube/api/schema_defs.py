@@ -184,6 +184,11 @@ class Schema:
     def is_quantity(self) -> bool:
         return self._one_of_types() == {"string", "number"}
 
+    @property
+    def one_of_types(self) -> frozenset[str]:
+        """The JSON types a ``oneOf`` node accepts (int-or-string, quantities); empty if none."""
+        return frozenset(self._one_of_types())
+
     def _one_of_types(self) -> set[str]:
         one_of = self.raw.get("oneOf")
         out: set[str] = set()
