@@ -115,7 +115,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        daemon = start_daemon(Path(tmp) / "data")
+        daemon = start_daemon(Path(tmp) / "data", extra_args=["--no-local-node"])
         try:
             tokens = json.loads((daemon.data_dir / "tokens").read_text())
             result = uvloop.run(_run(daemon.url, tokens["admin"], daemon.data_dir / "pki" / "ca.crt",

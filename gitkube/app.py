@@ -1,32 +1,43 @@
 """Composition root: builds the control plane from the command-line settings and runs it.
 
-``ControlPlane`` wires credentials (``apiserver.pki``), the store (``store.open_store``) and
-the API server, writes the kubeconfigs once the API answers, and stops everything in
-reverse order. ``run_up`` is what ``gitkube up`` calls: it runs the control plane on
-uvloop until SIGTERM or SIGINT, then stops gracefully and returns 0.
+``ControlPlane`` wires credentials (``apiserver.pki``), the store (``store.open_store``), the
+API server, then the components that talk to it through their own clients over the
+daemon's Unix socket: the controller manager, the scheduler, the local node agent and the
+service proxy. It writes the kubeconfigs once the API answers and stops everything in
+reverse order (pods first, gracefully). ``run_up`` is ``gitkube up``; ``run_node`` is
+``gitkube node run``, an extra node agent joining over HTTPS.
 
-Later issues add the controllers, scheduler, node agent, proxy and the GitOps engine here;
-nothing else in gitkube imports this module (layering rule R7).
+Nothing else in gitkube imports this module (layering rule R7).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import uvloop
 
 from gitkube import errors
+from gitkube.agent import NodeAgent
+from gitkube.agent.runtime import detect_runtime
 from gitkube.apiserver import pki
 from gitkube.apiserver.server import APIServer
+from gitkube.client import Client, HTTPTransport, from_kubeconfig
+from gitkube.controllers.manager import ControllerManager
+from gitkube.proxy import ServiceProxy
+from gitkube.scheduler import Scheduler
 from gitkube.store import open_store
 
-__all__ = ["ControlPlane", "Settings", "default_data_dir", "parse_listen", "run_up"]
+__all__ = ["ControlPlane", "NodeSettings", "Settings", "default_data_dir", "parse_listen", "run_node", "run_up"]
 
 log = logging.getLogger("gitkube")
 
@@ -52,14 +63,46 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, number
 
 
+def parse_capacity(text: str) -> dict[str, str]:
+    """``cpu=2,memory=4Gi`` → ``{"cpu": "2", "memory": "4Gi"}``."""
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key or not value:
+            raise errors.ConfigError(f"--capacity {text!r}: expected NAME=QUANTITY[,NAME=QUANTITY...]")
+        out[key.strip()] = value.strip()
+    return out
+
+
 @dataclass
 class Settings:
     data_dir: Path
     listen: str = "127.0.0.1:6443"
     store: str = "sqlite"
     service_cidr: str = "127.96.0.0/16"
+    cluster_cidr: str = "127.64.0.0/10"
     history: int = 10000
     compaction_interval: float = 300.0
+    node_name: str = field(default_factory=socket.gethostname)
+    local_node: bool = True
+    node_grace_period: float = 40.0
+    pod_eviction_timeout: float = 300.0
+    crashloop_base: float = 10.0
+
+
+@dataclass
+class NodeSettings:
+    name: str
+    kubeconfig: Path
+    data_dir: Path
+    capacity: dict[str, str] = field(default_factory=dict)
+    simulated: bool = False
+    crashloop_base: float = 10.0
+    heartbeat_interval: float = 10.0
+
+
+def _in_process_client(server: APIServer, token: str, component: str) -> Client:
+    return Client(HTTPTransport(server.socket_url, token, user_agent=f"{component}/gitkube"), field_manager=component)
 
 
 class ControlPlane:
@@ -68,6 +111,21 @@ class ControlPlane:
         self.data_dir = settings.data_dir
         self.server: APIServer | None = None
         self.kubeconfig: Path | None = None
+        self.agent: NodeAgent | None = None
+        self._clients: list[Client] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _spawn(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        async def guarded() -> None:
+            try:
+                await run()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s stopped with an error", name)
+                raise
+
+        self._tasks.append(asyncio.create_task(guarded(), name=name))
 
     async def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -83,36 +141,111 @@ class ControlPlane:
         except OSError as exc:
             await self.server.stop()
             raise errors.ConfigError(f"cannot listen on {self.settings.listen}: {exc.strerror or exc}") from None
+
+        def client(component: str) -> Client:
+            assert self.server is not None
+            c = _in_process_client(self.server, creds.admin_token, component)
+            self._clients.append(c)
+            return c
+
+        manager = ControllerManager(client("kube-controller-manager"),
+                                    node_grace_period=self.settings.node_grace_period,
+                                    pod_eviction_timeout=self.settings.pod_eviction_timeout,
+                                    cluster_cidr=self.settings.cluster_cidr)
+        self._spawn("controller-manager", manager.run)
+        self._spawn("scheduler", Scheduler(client("default-scheduler")).run)
+        self._spawn("proxy", ServiceProxy(client("kube-proxy")).run)
+        if self.settings.local_node:
+            # Heartbeat four times per grace period, as the kubelet renews its lease at a quarter
+            # of the lease duration (10 s against the default 40 s).
+            self.agent = NodeAgent(client("kubelet"), detect_runtime(self.data_dir), node_name=self.settings.node_name,
+                                   data_dir=self.data_dir, crashloop_base=self.settings.crashloop_base,
+                                   heartbeat_interval=min(10.0, self.settings.node_grace_period / 4))
+            self._spawn("node-agent", self.agent.run)
         self.kubeconfig, _ = pki.write_kubeconfig(self.data_dir, self.server.url, creds)
 
     async def stop(self) -> None:
+        if self.agent is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.agent.shutdown_pods(), 60)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        for c in self._clients:
+            await c.close()
+        self._clients.clear()
         if self.server is not None:
             await self.server.stop()
             self.server = None
 
 
-async def _serve(settings: Settings) -> None:
-    plane = ControlPlane(settings)
-    stop = asyncio.Event()
+async def _until_signal(start: Callable[[], Awaitable[Any]], stop: Callable[[], Awaitable[None]],
+                        banner: Callable[[], None]) -> None:
+    stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await plane.start()
-    assert plane.server is not None
-    print(f"gitkube API server: {plane.server.url}", flush=True)
-    print(f"kubeconfig: {plane.kubeconfig}", flush=True)
-    print(f"try: kubectl --kubeconfig {plane.kubeconfig} get namespaces", flush=True)
+        loop.add_signal_handler(sig, stopping.set)
     try:
-        await stop.wait()
+        await start()
+        banner()
+        await stopping.wait()
     finally:
         print("gitkube: stopping", flush=True)
-        await plane.stop()
+        await stop()
 
 
 def run_up(settings: Settings) -> int:
     """Run the control plane until SIGTERM/SIGINT; 0 on a clean stop."""
+    plane = ControlPlane(settings)
+
+    def banner() -> None:
+        assert plane.server is not None
+        print(f"gitkube API server: {plane.server.url}", flush=True)
+        print(f"kubeconfig: {plane.kubeconfig}", flush=True)
+        print(f"try: kubectl --kubeconfig {plane.kubeconfig} get nodes", flush=True)
+
     try:
-        uvloop.run(_serve(settings))
+        uvloop.run(_until_signal(plane.start, plane.stop, banner))
+    except errors.GitkubeError as exc:
+        print(f"gitkube: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_node(settings: NodeSettings) -> int:
+    """Run one more node agent joining the control plane of ``settings.kubeconfig``."""
+    state: dict[str, Any] = {}
+
+    async def start() -> None:
+        if not settings.kubeconfig.exists():
+            raise errors.ConfigError(f"--kubeconfig {settings.kubeconfig}: no such file (start `gitkube up` first)")
+        client = Client(from_kubeconfig(settings.kubeconfig, user_agent="kubelet/gitkube"), field_manager="kubelet")
+        runtime = detect_runtime(settings.data_dir)
+        agent = NodeAgent(client, runtime, node_name=settings.name, data_dir=settings.data_dir,
+                          capacity=settings.capacity or None, simulated=settings.simulated,
+                          crashloop_base=settings.crashloop_base, heartbeat_interval=settings.heartbeat_interval)
+        state.update(client=client, agent=agent, task=asyncio.create_task(agent.run(), name="node-agent"))
+
+    async def stop() -> None:
+        agent, task, client = state.get("agent"), state.get("task"), state.get("client")
+        if agent is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(agent.shutdown_pods(), 60)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if client is not None:
+            await client.close()
+
+    def banner() -> None:
+        print(f"gitkube node {settings.name}: joined", flush=True)
+
+    try:
+        uvloop.run(_until_signal(start, stop, banner))
     except errors.GitkubeError as exc:
         print(f"gitkube: error: {exc}", file=sys.stderr)
         return 1

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import logging
+import socket
 from pathlib import Path
 
 import click
 
-from gitkube import __version__, app
+from gitkube import __version__, app, errors
 from gitkube.util import duration
 
 __all__ = ["cli", "main"]
+
+
+def _seconds(value: str, flag: str) -> float:
+    try:
+        return duration.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=flag) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,29 +30,76 @@ def cli(log_level: str) -> None:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+_DATA_DIR = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                         help="State directory [default: $GITKUBE_DATA_DIR or ~/.local/share/gitkube].")
+
+
 @cli.command()
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="State directory [default: $GITKUBE_DATA_DIR or ~/.local/share/gitkube].")
+@_DATA_DIR
 @click.option("--listen", default="127.0.0.1:6443", show_default=True, help="HOST:PORT of the HTTPS API.")
 @click.option("--store", "store_url", default="sqlite", show_default=True,
               help="Store backend: sqlite (DATA/state.db).")
 @click.option("--service-cidr", default="127.96.0.0/16", show_default=True,
               help="Loopback range Service cluster IPs are allocated from.")
+@click.option("--cluster-cidr", default="127.64.0.0/10", show_default=True,
+              help="Loopback range pod IPs come from (a /24 per node).")
 @click.option("--history", default=10000, show_default=True, type=click.IntRange(1),
               help="Revisions of change history kept for watches to resume from.")
 @click.option("--compaction-interval", default="5m", show_default=True,
               help="How often history beyond --history is compacted (e.g. 30s, 5m).")
-def up(data_dir: Path | None, listen: str, store_url: str, service_cidr: str, history: int,
-       compaction_interval: str) -> None:
-    """Start the daemon: the built-in control plane's HTTPS API."""
-    try:
-        interval = duration.parse(compaction_interval)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--compaction-interval") from None
-    settings = app.Settings(data_dir=data_dir or app.default_data_dir(), listen=listen,
-                            store=store_url, service_cidr=service_cidr, history=history,
-                            compaction_interval=interval)
+@click.option("--node-name", default=None, help="Name of the local node [default: the host name].")
+@click.option("--no-local-node", is_flag=True, help="Run no node agent in this process.")
+@click.option("--node-monitor-grace-period", default="40s", show_default=True,
+              help="How long a node may miss heartbeats before it is marked NotReady.")
+@click.option("--pod-eviction-timeout", default="5m", show_default=True,
+              help="How long pods stay on an unreachable node before they are evicted.")
+@click.option("--crashloop-backoff", default="10s", show_default=True,
+              help="First CrashLoopBackOff delay (doubles up to 5m).")
+def up(data_dir: Path | None, listen: str, store_url: str, service_cidr: str, cluster_cidr: str, history: int,
+       compaction_interval: str, node_name: str | None, no_local_node: bool, node_monitor_grace_period: str,
+       pod_eviction_timeout: str, crashloop_backoff: str) -> None:
+    """Start the daemon: the built-in control plane and a local node."""
+    settings = app.Settings(
+        data_dir=data_dir or app.default_data_dir(), listen=listen, store=store_url, service_cidr=service_cidr,
+        cluster_cidr=cluster_cidr, history=history,
+        compaction_interval=_seconds(compaction_interval, "--compaction-interval"),
+        node_name=node_name or socket.gethostname(), local_node=not no_local_node,
+        node_grace_period=_seconds(node_monitor_grace_period, "--node-monitor-grace-period"),
+        pod_eviction_timeout=_seconds(pod_eviction_timeout, "--pod-eviction-timeout"),
+        crashloop_base=_seconds(crashloop_backoff, "--crashloop-backoff"),
+    )
     raise SystemExit(app.run_up(settings))
+
+
+@cli.group()
+def node() -> None:
+    """Node agents."""
+
+
+@node.command("run")
+@click.option("--name", required=True, help="Node name.")
+@click.option("--capacity", default="", help="Advertised capacity, e.g. cpu=2,memory=4Gi,pods=50 "
+              "[default: read from the machine].")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Control plane to join [default: DATA/kubeconfig].")
+@_DATA_DIR
+@click.option("--simulated", is_flag=True, help="Start no processes: pods are marked Running (benchmarks only).")
+@click.option("--crashloop-backoff", default="10s", show_default=True, help="First CrashLoopBackOff delay.")
+@click.option("--heartbeat-interval", default="10s", show_default=True,
+              help="How often the node renews its lease (keep it well below the control plane's grace period).")
+def node_run(name: str, capacity: str, kubeconfig: Path | None, data_dir: Path | None, simulated: bool,
+             crashloop_backoff: str, heartbeat_interval: str) -> None:
+    """Start another node agent that joins a running control plane over HTTPS."""
+    data = data_dir or app.default_data_dir()
+    try:
+        caps = app.parse_capacity(capacity)
+    except errors.ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--capacity") from None
+    settings = app.NodeSettings(name=name, kubeconfig=kubeconfig or data / "kubeconfig", data_dir=data,
+                                capacity=caps, simulated=simulated,
+                                crashloop_base=_seconds(crashloop_backoff, "--crashloop-backoff"),
+                                heartbeat_interval=_seconds(heartbeat_interval, "--heartbeat-interval"))
+    raise SystemExit(app.run_node(settings))
 
 
 def main() -> None:

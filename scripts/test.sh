@@ -9,6 +9,9 @@ command -v git >/dev/null || need_apt+=(git)
 command -v diff >/dev/null || need_apt+=(diffutils)
 # kubectl: the machine image ships 1.32 (Google Cloud SDK); elsewhere Debian's kubernetes-client.
 command -v kubectl >/dev/null || need_apt+=(kubernetes-client)
+# pods run in a bubblewrap sandbox; setpriv (util-linux) drops to an unprivileged uid
+command -v bwrap >/dev/null || need_apt+=(bubblewrap)
+command -v setpriv >/dev/null || need_apt+=(util-linux)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

@@ -74,13 +74,22 @@ async def read_body(request: web.Request) -> bytes:
         raise errors.RequestTooLarge(
             f"the request body is {length} bytes, more than the limit of {MAX_BODY} bytes"
         )
+    # Read to the end: StreamReader.read(n) returns only what has arrived so far, which
+    # truncates bodies that span several TCP segments.
+    chunks: list[bytes] = []
+    size = 0
     try:
-        data = await request.content.read(MAX_BODY + 1)
+        while True:
+            chunk = await request.content.read(65536)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise errors.RequestTooLarge(f"the request body is more than the limit of {MAX_BODY} bytes")
+            chunks.append(chunk)
     except ValueError as exc:
         raise errors.BadRequest(f"could not read the request body: {exc}") from None
-    if len(data) > MAX_BODY:
-        raise errors.RequestTooLarge(f"the request body is more than the limit of {MAX_BODY} bytes")
-    return data
+    return b"".join(chunks)
 
 
 _yaml = YAML(typ="safe", pure=False)

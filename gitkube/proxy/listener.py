@@ -24,6 +24,7 @@ import contextlib
 import logging
 import socket
 import struct
+from typing import cast
 
 from gitkube.proxy.balancer import Backend, Balancer
 
@@ -34,6 +35,11 @@ log = logging.getLogger(__name__)
 _BACKLOG = 1024
 
 
+def _open(transport: asyncio.Transport | None) -> asyncio.Transport | None:
+    """The transport if it can still be used (uvloop raises on any call to a closed one)."""
+    return transport if transport is not None and not transport.is_closing() else None
+
+
 class _Pipe(asyncio.Protocol):
     """One side of a proxied connection; ``peer`` is the other side once both are up."""
 
@@ -42,42 +48,56 @@ class _Pipe(asyncio.Protocol):
         self.peer: _Pipe | None = None
         self.eof = False
         self.lost = False
+        # Bytes that arrived before the other side was joined: uvloop does not honour
+        # pause_reading() inside connection_made for outgoing connections.
+        self.early: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        transport = cast(asyncio.Transport, transport)
         self.transport = transport
         transport.pause_reading()  # until spliced: nothing may arrive before there is a peer
 
     def data_received(self, data: bytes) -> None:
         peer = self.peer
-        if peer is not None and peer.transport is not None:
-            peer.transport.write(data)
+        if peer is None:
+            self.early.append(data)
+            return
+        transport = _open(peer.transport)
+        if transport is not None:
+            transport.write(data)
 
     def eof_received(self) -> bool:
         self.eof = True
         peer = self.peer
-        if peer is None or peer.transport is None or peer.lost:
+        if peer is None:
+            return True  # forwarded when the pipe is joined
+        transport = _open(peer.transport) if peer is not None and not peer.lost else None
+        if peer is None or transport is None:
             return False
-        if peer.transport.can_write_eof():
-            peer.transport.write_eof()
+        if transport.can_write_eof():
+            transport.write_eof()
         if peer.eof:
-            peer.transport.close()
+            transport.close()
             return False
         return True  # keep our write side open: the other direction may still flow
 
     def pause_writing(self) -> None:
-        if self.peer is not None and self.peer.transport is not None:
-            self.peer.transport.pause_reading()
+        transport = _open(self.peer.transport) if self.peer is not None else None
+        if transport is not None:
+            transport.pause_reading()
 
     def resume_writing(self) -> None:
-        if self.peer is not None and self.peer.transport is not None and not self.peer.eof:
-            self.peer.transport.resume_reading()
+        transport = _open(self.peer.transport) if self.peer is not None and not self.peer.eof else None
+        if transport is not None:
+            transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
         peer = self.peer
-        if peer is not None and peer.transport is not None and not peer.lost:
-            peer.transport.close()  # flushes what is buffered, then closes
+        transport = _open(peer.transport) if peer is not None and not peer.lost else None
+        if transport is not None:
+            transport.close()  # flushes what is buffered, then closes
 
 
 class _ClientSide(_Pipe):
@@ -191,5 +211,24 @@ class Listener:
             sock = upstream.transport.get_extra_info("socket")
             if sock is not None:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        client.transport.resume_reading()
-        upstream.transport.resume_reading()
+        client_t, upstream_t = _open(client.transport), _open(upstream.transport)
+        if client_t is None or upstream_t is None:  # one side went away while connecting
+            for t in (client_t, upstream_t):
+                if t is not None:
+                    t.close()
+            return
+        for side, other_t in ((client, upstream_t), (upstream, client_t)):
+            for chunk in side.early:
+                other_t.write(chunk)
+            side.early.clear()
+        for side, other in ((client, upstream), (upstream, client)):
+            if side.eof:
+                eof_t = _open(other.transport)
+                if eof_t is not None and eof_t.can_write_eof():
+                    eof_t.write_eof()
+        if client.eof and upstream.eof:
+            client_t.close()
+            upstream_t.close()
+            return
+        client_t.resume_reading()
+        upstream_t.resume_reading()

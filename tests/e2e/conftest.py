@@ -90,7 +90,8 @@ def stop_daemon(daemon: Daemon, sig: int = signal.SIGTERM) -> int:
 
 @pytest.fixture(scope="session")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    d = start_daemon(tmp_path_factory.mktemp("gitkube") / "data")
+    # API-level tests: no node, so Deployments they create stay Pending instead of running
+    d = start_daemon(tmp_path_factory.mktemp("gitkube") / "data", extra_args=["--no-local-node"])
     yield d
     stop_daemon(d)
 

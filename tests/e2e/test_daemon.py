@@ -41,6 +41,7 @@ def request(daemon: Daemon, method: str, path: str, body: bytes | None = None, *
 
 
 CM_PATH = "/api/v1/namespaces/default/configmaps"
+ARGS = ["--no-local-node", "--service-cidr", "127.99.0.0/16"]
 
 
 def test_tls_cert_verifies_against_ca_for_ip_and_localhost(daemon: Daemon) -> None:
@@ -97,7 +98,7 @@ def test_bad_input_gets_a_status_and_changes_nothing(daemon: Daemon, method: str
 
 def test_sigterm_stops_cleanly_and_kill9_keeps_every_object(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    d = start_daemon(data)
+    d = start_daemon(data, extra_args=ARGS)
     created = []
     for i in range(50):
         status, _, obj = request(d, "POST", CM_PATH, json.dumps({"metadata": {"name": f"keep-{i}"}, "data": {"i": str(i)}}).encode())
@@ -106,14 +107,14 @@ def test_sigterm_stops_cleanly_and_kill9_keeps_every_object(tmp_path: Path) -> N
     assert stop_daemon(d, signal.SIGTERM) == 0
     assert "stopping" in d.log()
 
-    d = start_daemon(data, port=d.port)
+    d = start_daemon(data, port=d.port, extra_args=ARGS)
     status, _, obj = request(d, "POST", CM_PATH, json.dumps({"metadata": {"name": "after-restart"}}).encode())
     assert status == 201
     last_rv = int(obj["metadata"]["resourceVersion"])
     assert last_rv > max(int(o["metadata"]["resourceVersion"]) for o in created)
     stop_daemon(d, signal.SIGKILL)
 
-    d = start_daemon(data, port=d.port)
+    d = start_daemon(data, port=d.port, extra_args=ARGS)
     try:
         for original in created:
             status, _, obj = request(d, "GET", f"{CM_PATH}/{original['metadata']['name']}")
@@ -122,3 +123,13 @@ def test_sigterm_stops_cleanly_and_kill9_keeps_every_object(tmp_path: Path) -> N
         assert status == 200 and int(obj["metadata"]["resourceVersion"]) == last_rv
     finally:
         assert stop_daemon(d) == 0
+
+
+def test_large_body_arrives_whole(daemon: Daemon) -> None:
+    """A 900 KiB body spans many TCP segments; the server must read all of it."""
+    value = "x" * (900 * 1024)
+    body = json.dumps({"metadata": {"name": "large-body"}, "data": {"k": value}}).encode()
+    status, _, obj = request(daemon, "POST", CM_PATH, body)
+    assert status == 201, obj
+    status, _, obj = request(daemon, "GET", f"{CM_PATH}/large-body")
+    assert status == 200 and obj["data"]["k"] == value

@@ -112,7 +112,8 @@ def test_watch_and_list_gone_after_compaction(tmp_path) -> None:
     continue, exactly what informers rely on to re-list."""
     from tests.e2e.conftest import start_daemon, stop_daemon
 
-    d = start_daemon(tmp_path / "data", extra_args=["--history", "5", "--compaction-interval", "1s"])
+    d = start_daemon(tmp_path / "data", extra_args=["--history", "5", "--compaction-interval", "1s", "--no-local-node",
+                                                        "--service-cidr", "127.98.0.0/16"])
     try:
         api = config.new_client_from_config(config_file=str(d.kubeconfig))
         core = client.CoreV1Api(api)
