@@ -52,7 +52,8 @@ def test_watch_bookmarks_timeout_and_watchlist_refusal(daemon: Daemon, kubectl: 
 def test_binding_and_status(daemon: Daemon, namespace: str) -> None:
     api = config.new_client_from_config(config_file=str(daemon.kubeconfig))
     core = client.CoreV1Api(api)
-    core.create_namespaced_pod(namespace, POD)
+    # bound by hand below: keep the default scheduler away from it
+    core.create_namespaced_pod(namespace, {**POD, "spec": {**POD["spec"], "schedulerName": "manual"}})
     binding = client.V1Binding(metadata=client.V1ObjectMeta(name="p"),
                                target=client.V1ObjectReference(kind="Node", name="node-1"))
     core.create_namespaced_binding(namespace, binding, _preload_content=False)

@@ -260,3 +260,64 @@ def test_daemon_restart_keeps_running_pods(cluster: tuple[Daemon, Kubectl]) -> N
     after = {p["metadata"]["name"]: fetch(f"http://{p['status']['podIP']}:8080/").split()[2]
              for p in get_json(k, "-n", ns, "pods", "-l", "app=web")["items"]}
     assert after == before
+
+
+def test_bad_input_shows_kubernetes_reasons(cluster: tuple[Daemon, Kubectl]) -> None:
+    _, k = cluster
+    ensure_namespace(k, "bad")
+    ns = "bad"
+
+    def pod(name: str, **spec: object) -> str:
+        base = {"containers": [{"name": "c", "image": "x", "command": [sys.executable, "-c", "import time; time.sleep(60)"]}]}
+        base.update(spec)  # type: ignore[arg-type]
+        return json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": base})
+
+    k.run("-n", ns, "apply", "-f", "-", input=pod("nocmd", containers=[{"name": "c", "image": "x", "command": ["no-such-cmd"]}]))
+    k.run("-n", ns, "apply", "-f", "-", input=pod("nofit", nodeSelector={"disk": "ssd"}))
+    closed = {"name": "c", "image": "x", "command": [sys.executable, "-c", "import time; time.sleep(60)"],
+              "readinessProbe": {"tcpSocket": {"port": 9}, "periodSeconds": 1}}
+    k.run("-n", ns, "apply", "-f", "-", input=pod("probe", containers=[closed]))
+
+    def waiting_reason(name: str) -> str:
+        st = _container_status(k, ns, name)
+        state = st.get("state", {})
+        return str((state.get("waiting") or state.get("terminated") or {}).get("reason", ""))
+
+    wait_for(lambda: waiting_reason("nocmd") in ("ContainerCannotRun", "CrashLoopBackOff")
+             and _container_status(k, ns, "nocmd").get("restartCount", 0) >= 1, timeout=60, what="ContainerCannotRun")
+    events = k.run("-n", ns, "get", "events", "--field-selector", "involvedObject.name=nocmd").stdout
+    assert 'executable file not found in $PATH' in events
+
+    def unschedulable() -> bool:
+        conds = get_json(k, "-n", ns, "pod", "nofit").get("status", {}).get("conditions") or []
+        return any(c["type"] == "PodScheduled" and c["status"] == "False" and c.get("reason") == "Unschedulable"
+                   for c in conds)
+
+    wait_for(unschedulable, timeout=30, what="Unschedulable")
+    described = k.run("-n", ns, "describe", "pod", "nofit").stdout
+    assert "FailedScheduling" in described and "didn't match Pod's node affinity/selector" in described
+
+    wait_for(lambda: "Readiness probe failed" in k.run("-n", ns, "describe", "pod", "probe").stdout, timeout=30,
+             what="Unhealthy event")
+    assert not any(c["type"] == "Ready" and c["status"] == "True"
+                   for c in get_json(k, "-n", ns, "pod", "probe")["status"].get("conditions") or [])
+    # a port already taken: two containers of one pod bind the same pod IP:port
+    bind = ("import os, socket, time; s = socket.socket(); s.bind((os.environ['POD_IP'], 8081)); s.listen(); "
+            "time.sleep(60)")
+    env = [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]
+    twice = [{"name": n, "image": "x", "command": [sys.executable, "-c", bind], "env": env} for n in ("a", "b")]
+    k.run("-n", ns, "apply", "-f", "-", input=pod("taken", containers=twice))
+
+    def one_crashing() -> bool:
+        statuses = get_json(k, "-n", ns, "pod", "taken").get("status", {}).get("containerStatuses") or []
+        return any(s.get("restartCount", 0) >= 1 and ((s.get("lastState") or {}).get("terminated") or {}).get("exitCode") == 1
+                   for s in statuses)
+
+    wait_for(one_crashing, timeout=60, what="the second binder crashing")
+    assert "Address already in use" in "".join(
+        k.run("-n", ns, "logs", "taken", "-c", c, "--previous", check=False).stdout for c in ("a", "b"))
+    # the rest of the cluster keeps running
+    node = k.run("describe", "node", "node-1").stdout
+    assert "Ready" in node and "node-1" in node
+    dep = k.run("-n", "svc-test", "describe", "deployment", "web").stdout
+    assert "RollingUpdate" in dep and "NewReplicaSetAvailable" in dep
