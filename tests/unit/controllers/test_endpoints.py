@@ -4,8 +4,6 @@ named target ports, terminating pods, no-op syncs and selector-less Services."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,28 +11,7 @@ from gitkube import errors
 from gitkube.client import Client
 from gitkube.controllers.endpoints import EndpointsController, endpoint_subsets
 from gitkube.testing import running_apiserver
-
-
-@contextlib.asynccontextmanager
-async def running(controller: EndpointsController) -> AsyncIterator[EndpointsController]:
-    task = asyncio.create_task(controller.run())
-    try:
-        yield controller
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    result: Any = None
-    while asyncio.get_running_loop().time() < deadline:
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"condition not met in {timeout}s (last: {result!r})")
+from tests.unit.controllers.kit import eventually, running
 
 
 def pod(name: str, ip: str, *, app: str = "web", ready: bool = True, node: str = "") -> dict[str, Any]:

@@ -6,18 +6,16 @@ node IPAM handing out pod CIDRs."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from gitkube.api import meta
 from gitkube.client import Client
-from gitkube.controllers.base import Controller
 from gitkube.controllers.nodeipam import CIDRAllocator, NodeIpamController
 from gitkube.controllers.nodelifecycle import NodeLifecycleController, eviction_deadline
 from gitkube.testing import running_apiserver
+from tests.unit.controllers.kit import eventually, running
 
 
 class FakeClock:
@@ -31,26 +29,8 @@ class FakeClock:
         self.now += dt.timedelta(seconds=seconds)
 
 
-@contextlib.asynccontextmanager
-async def running(controller: Controller) -> AsyncIterator[Controller]:
-    task = asyncio.create_task(controller.run())
-    try:
-        yield controller
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    result: Any = None
-    while asyncio.get_running_loop().time() < deadline:
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"condition not met in {timeout}s (last: {result!r})")
 
 
 async def make_node(client: Client, name: str, clock: FakeClock, ready: str = "True") -> None:

@@ -4,45 +4,16 @@ the least valuable pods, replacing deleted pods, status counts and create failur
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from gitkube import errors
 from gitkube.api import meta
 from gitkube.client import Client
-from gitkube.controllers.base import Controller
 from gitkube.controllers.replicaset import ReplicaSetController, calculate_status, pods_to_delete
 from gitkube.testing import running_apiserver
-
-
-@contextlib.asynccontextmanager
-async def running(controller: Controller) -> AsyncIterator[Controller]:
-    task = asyncio.create_task(controller.run())
-    try:
-        yield controller
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await controller.events.flush()
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        try:
-            result = await check()
-            if result:
-                return result
-        except AssertionError:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met in {timeout}s (last: {result!r})")
-        await asyncio.sleep(0.05)
+from tests.unit.controllers.kit import eventually, running
 
 
 def rs_manifest(name: str = "web", replicas: int = 3, **spec: Any) -> dict[str, Any]:
