@@ -84,16 +84,6 @@ class Cgroup:
                 return int(value)
         return 0
 
-    def memory_usage(self) -> int | None:
-        memory = self._dir("memory")
-        if memory is None:
-            return None
-        name = "memory.current" if self.version == 2 else "memory.usage_in_bytes"
-        try:
-            return int((memory / name).read_text())
-        except (OSError, ValueError):
-            return None
-
     def remove(self, timeout: float = 5.0) -> None:
         """SIGKILL whatever is left inside and remove the directories."""
         deadline = time.monotonic() + timeout

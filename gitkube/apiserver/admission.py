@@ -54,13 +54,12 @@ def decode_object(info: scheme.ResourceInfo, obj: Any, field_validation: str) ->
     if not report.unknown:
         return []
     if field_validation == "Strict":
-        unknown = ", ".join(f'unknown field "{path}"' for path in report.unknown)
-        raise errors.BadRequest(f"strict decoding error: {unknown}")
+        raise errors.BadRequest(report.strict_message())
     cleaned = schema.drop_unknown(api_version, kind, obj)
     obj.clear()
     obj.update(cleaned)
     if field_validation == "Warn":
-        return [f'unknown field "{path}"' for path in report.unknown]
+        return report.warnings()
     return []
 
 

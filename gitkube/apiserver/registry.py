@@ -259,11 +259,11 @@ class Registry:
                 return WriteResult(new, warnings=warnings)
             if _strip_rv(new) == _strip_rv(live):
                 return WriteResult(live, warnings=warnings)
-            nm_ = new["metadata"]
+            new_meta = new["metadata"]
             # ShouldDeleteDuringUpdate: the last finalizer gone and no grace period left. A pod
             # terminating gracefully keeps taking status writes until its node agent deletes it.
-            if (nm_.get("deletionTimestamp") and not nm_.get("finalizers")
-                    and int(nm_.get("deletionGracePeriodSeconds") or 0) == 0):
+            if (new_meta.get("deletionTimestamp") and not new_meta.get("finalizers")
+                    and int(new_meta.get("deletionGracePeriodSeconds") or 0) == 0):
                 try:
                     deleted = await self.store.delete(key, expected_rv=live_rv)
                 except errors.Conflict:

@@ -30,10 +30,6 @@ class RequestInfo:
     subresource: str | None
     version: str
 
-    @property
-    def is_list_scope(self) -> bool:
-        return self.name is None
-
 
 def _verb(method: str, has_name: bool, query: Mapping[str, str], legacy_watch: bool) -> str:
     watch = legacy_watch or query.get("watch", "").lower() in ("1", "true")

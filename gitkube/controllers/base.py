@@ -17,7 +17,7 @@ import contextlib
 import logging
 from typing import Any
 
-from gitkube.api import meta, scheme
+from gitkube.api import meta
 from gitkube.client import Client, EventRecorder, Informer, WorkQueue, key_of, run_workers
 
 __all__ = ["Controller", "split_key"]
@@ -88,8 +88,3 @@ class Controller(abc.ABC):
                 with contextlib.suppress(asyncio.CancelledError):
                     await t
 
-
-def resource_info(plural: str) -> scheme.ResourceInfo:
-    info = scheme.resolve(plural)
-    assert info is not None, plural
-    return info

@@ -116,8 +116,5 @@ class SchedulerCache:
     def is_assumed(self, uid: str) -> bool:
         return uid in self._assumed
 
-    def node_of(self, uid: str) -> str | None:
-        return self._pod_node.get(uid)
-
     def __len__(self) -> int:
         return len(self._pod_node)

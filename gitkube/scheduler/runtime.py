@@ -68,13 +68,6 @@ class Framework:
     def filter_funcs(self, skipped: set[str]) -> list[Callable[[CycleState, PodInfo, NodeInfo], Status]]:
         return [p.filter for p in self.filters if p.name not in skipped]
 
-    def run_filter(self, state: CycleState, pod: PodInfo, node: NodeInfo, skipped: set[str] | None = None) -> Status:
-        for f in self.filter_funcs(skipped or set()):
-            status = f(state, pod, node)
-            if not status.is_success:
-                return status
-        return Status.success()
-
     def run_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> dict[str, int]:
         """Weighted sum of the normalized scores of every plugin, per node name."""
         skipped = {p.name for p in self.pre_score if p.pre_score(state, pod, nodes).is_skip}
