@@ -5,7 +5,7 @@
 
 1. The applied configuration must be of the endpoint's kind, carry no ``managedFields`` and fit
    the schema (unknown fields, wrong types and duplicate list keys are refused).
-2. It is merged onto the live object (:func:`.apply_typed.merge`).
+2. It is merged onto the live object (:func:`.apply_merge.merge`).
 3. The manager's new field set is the set of fields the configuration sets. Fields it owned
    after its previous apply and no longer sets are removed from the object, unless another
    manager owns them (the prune step).
@@ -27,8 +27,10 @@ import json
 from typing import Any
 
 from gitkube import errors
+from gitkube.api.fieldsv1 import FieldSet, Path, canonical_json, path_string
 from gitkube.api.schema import Schema, schema_for
 from gitkube.api.scheme import by_kind
+from gitkube.api.typed import compare, ensure_named, to_field_set
 from gitkube.apiserver.patch.apply_managed import (
     Managed,
     ManagerKey,
@@ -41,10 +43,8 @@ from gitkube.apiserver.patch.apply_managed import (
     update_ownership,
 )
 from gitkube.apiserver.patch.apply_merge import merge, remove_items
-from gitkube.apiserver.patch.apply_typed import compare, ensure_named, to_field_set
 from gitkube.apiserver.patch.apply_update import track_update
 from gitkube.apiserver.patch.apply_validate import validate
-from gitkube.apiserver.patch.fieldsv1 import FieldSet, Path, canonical_json, path_string
 
 # track_update (ordinary writes) lives in apply_update; re-exported so one module holds both verbs.
 __all__ = ["LAST_APPLIED_ANNOTATION", "conflict_error", "gvk_string", "server_side_apply", "track_update"]

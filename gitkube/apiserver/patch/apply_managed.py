@@ -19,9 +19,9 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitkube.api.fieldsv1 import FieldSet, Path, field_pe
 from gitkube.api.schema import Schema
-from gitkube.apiserver.patch.apply_typed import Comparison, compare
-from gitkube.apiserver.patch.fieldsv1 import FieldSet, Path, field_pe
+from gitkube.api.typed import Comparison, compare
 
 __all__ = [
     "MAX_UPDATE_MANAGERS",

@@ -17,8 +17,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from gitkube.api.fieldsv1 import FieldSet, PathElement, field_pe
 from gitkube.api.schema import Schema
-from gitkube.apiserver.patch.apply_typed import (
+from gitkube.api.typed import (
     MISSING,
     TypedError,
     atomic_map,
@@ -28,7 +29,6 @@ from gitkube.apiserver.patch.apply_typed import (
     items_schema,
     list_info,
 )
-from gitkube.apiserver.patch.fieldsv1 import FieldSet, PathElement, field_pe
 
 __all__ = ["merge", "remove_items"]
 

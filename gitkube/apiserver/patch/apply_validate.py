@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from gitkube.api.fieldsv1 import Path, PathElement, field_pe, path_string, pe_string
 from gitkube.api.schema import Schema
-from gitkube.apiserver.patch.apply_typed import TypedError, child_schema, item_pe, list_info
-from gitkube.apiserver.patch.fieldsv1 import Path, PathElement, field_pe, path_string, pe_string
+from gitkube.api.typed import TypedError, child_schema, item_pe, list_info
 
 __all__ = ["validate"]
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gitkube.apiserver.patch.fieldsv1 import (
+from gitkube.api.fieldsv1 import (
     FieldSet,
     canonical_json,
     field_pe,

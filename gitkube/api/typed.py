@@ -15,8 +15,8 @@ How values are typed: lists use ``x-kubernetes-list-type`` (``map`` with ``list-
 leaves. Without schema information (unknown kinds, undeclared fields) objects are granular maps,
 lists are atomic and everything else is a leaf, as for custom resources.
 
-Callers: :mod:`.apply` (server-side apply), :mod:`.apply_managed` and :mod:`.apply_update`
-(Update ownership), :mod:`.apply_merge`, :mod:`.apply_validate`.
+Callers: the API server's server-side apply (``apiserver.patch``: apply, apply_managed, apply_update,
+apply_merge, apply_validate) and the plan's normalisation (``gitkube.plan``).
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitkube.api.schema import Schema
-from gitkube.apiserver.patch.fieldsv1 import (
+from gitkube.api.fieldsv1 import (
     FieldSet,
     Path,
     PathElement,
@@ -34,6 +33,7 @@ from gitkube.apiserver.patch.fieldsv1 import (
     key_pe,
     value_pe,
 )
+from gitkube.api.schema import Schema
 
 __all__ = [
     "MISSING",

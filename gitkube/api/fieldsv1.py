@@ -14,7 +14,7 @@ sub-sets below an element. An element that is both a member and has children is 
 ``"."`` key in FieldsV1: ``{"k:{\\"name\\":\\"web\\"}":{".":{},"f:image":{}}}``.
 
 Set algebra follows structured-merge-diff: ``difference`` is not recursive (removing ``a`` keeps
-``a.b``), ``recursive_difference`` drops whole subtrees. Callers: ``apply_typed`` (object walks),
+``a.b``), ``recursive_difference`` drops whole subtrees. Callers: :mod:`gitkube.api.typed` (object walks),
 ``apply`` and ``apply_update`` (managedFields).
 """
 
