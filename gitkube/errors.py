@@ -5,6 +5,10 @@ its own branch, so callers can catch exactly what they can handle::
 
     GitkubeError
     ├── ConfigError                 bad command-line or data-dir configuration
+    ├── SourceError                 git: not a repository, unknown rev, unreadable commit, failed fetch
+    ├── Rejected                    pre-flight refused a commit (exit 2); carries every problem
+    │   └── ManifestError           YAML/schema/duplicate problems, each naming file:line:column
+    ├── SyncError                   a sync could not be carried out
     ├── StoreError                  the store itself failed (I/O, corruption)
     ├── RuntimeFailure              a container could not be started or supervised (carries a reason)
     └── APIError                    a Kubernetes API error; carries an HTTP code and a reason
@@ -43,12 +47,16 @@ __all__ = [
     "GitkubeError",
     "Gone",
     "InternalError",
+    "ManifestError",
     "Invalid",
     "MethodNotAllowed",
     "NotFound",
+    "Rejected",
     "RequestTooLarge",
     "RuntimeFailure",
+    "SourceError",
     "StoreError",
+    "SyncError",
     "Unauthorized",
     "UnsupportedMediaType",
     "from_status",
@@ -61,6 +69,29 @@ class GitkubeError(Exception):
 
 class ConfigError(GitkubeError):
     """A bad flag, data directory or configuration file."""
+
+
+class SourceError(GitkubeError):
+    """A git repository problem: not a repository, a rev that does not resolve, an unreadable
+    commit, a failed fetch. The message names the repository, rev or commit."""
+
+
+class Rejected(GitkubeError):
+    """Pre-flight refused a commit: nothing of it is applied (``gitkube diff`` exits 2, a push is
+    refused). Carries every problem found, not just the first, each a line of its own."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems) if self.problems else "rejected by pre-flight")
+
+
+class ManifestError(Rejected):
+    """Manifests that cannot become a desired state: each problem names file:line:column and,
+    where there is one, the field path."""
+
+
+class SyncError(GitkubeError):
+    """A sync could not be carried out (an apply the server refused, health never reached)."""
 
 
 class StoreError(GitkubeError):

@@ -17,6 +17,7 @@ __all__ = [
     "ALL_RESOURCES",
     "ResourceInfo",
     "Subresource",
+    "by_group_kind",
     "by_gvk",
     "by_kind",
     "by_plural",
@@ -187,6 +188,11 @@ def by_plural(group: str, plural: str) -> ResourceInfo | None:
 
 def by_gvk(group: str, version: str, kind: str) -> ResourceInfo | None:
     return _BY_GVK.get((group, version, kind))
+
+
+def by_group_kind(group: str, kind: str) -> ResourceInfo | None:
+    """The served resource of a group and kind, whatever its version (``apps``, ``Deployment``)."""
+    return _BY_KIND.get((group, kind))
 
 
 def by_kind(api_version: str, kind: str) -> ResourceInfo | None:
