@@ -1,0 +1,88 @@
+"""Text rendering of a plan for ``gitkube diff`` (and the post-receive hook's stream).
+
+Per changed object a header (``~ update Deployment.apps default/web  (apps/web.yaml:1:1)``) and its
+unified diff; then a summary table of the creates, updates and deletes in the order the sync
+carries them out (action, object, wave, source); then objects the prune skips, the problems, and
+the totals line ``Plan: 2 to create, 1 to update, 1 to delete, 40 unchanged``. With ``color``,
+plain ANSI escapes (green additions, red removals, cyan hunk headers, bold headers).
+Deterministic: the same plan always renders to the same text. Pure.
+"""
+
+from __future__ import annotations
+
+from gitkube.plan.model import Change, Plan
+
+__all__ = ["render_text", "totals_line"]
+
+_RESET = "\033[0m"
+_BOLD = "\033[1m"
+_RED = "\033[31m"
+_GREEN = "\033[32m"
+_YELLOW = "\033[33m"
+_CYAN = "\033[36m"
+_SIGIL = {"create": "+", "update": "~", "delete": "-"}
+_HEADER_COLOR = {"create": _GREEN, "update": _YELLOW, "delete": _RED}
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"{code}{text}{_RESET}" if color and text else text
+
+
+def _header(change: Change, color: bool) -> str:
+    where = f"  ({change.source})" if change.source else ""
+    text = f"{_SIGIL[change.action]} {change.action} {change.key}{where}"
+    return _paint(text, _BOLD + _HEADER_COLOR[change.action], color)
+
+
+def _diff_lines(diff: str, color: bool) -> list[str]:
+    out = []
+    for line in diff.splitlines():
+        if line.startswith(("+++", "---")):
+            out.append(_paint(line, _BOLD, color))
+        elif line.startswith("+"):
+            out.append(_paint(line, _GREEN, color))
+        elif line.startswith("-"):
+            out.append(_paint(line, _RED, color))
+        elif line.startswith("@@"):
+            out.append(_paint(line, _CYAN, color))
+        else:
+            out.append(line)
+    return out
+
+
+def totals_line(plan: Plan) -> str:
+    n = plan.counts()
+    return (f"Plan: {n['create']} to create, {n['update']} to update, {n['delete']} to delete, "
+            f"{n['unchanged']} unchanged")
+
+
+def _table(rows: list[tuple[str, str, str, str]]) -> list[str]:
+    head = ("ACTION", "OBJECT", "WAVE", "SOURCE")
+    widths = [max(len(r[i]) for r in (head, *rows)) for i in range(4)]
+    return ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in (head, *rows)]
+
+
+def render_text(plan: Plan, *, color: bool) -> str:
+    """The whole plan as text, ending with a newline."""
+    lines: list[str] = []
+    changed = [c for c in plan.changes if c.action != "unchanged"] + list(plan.prune)
+    for change in changed:
+        lines.append(_header(change, color))
+        lines.extend(_diff_lines(change.diff, color))
+        lines.append("")
+    if changed:
+        rows = [(c.action, str(c.key), str(c.wave) if c.action != "delete" else f"prune {c.wave}",
+                 c.source or "") for c in changed]
+        lines.extend(_table(rows))
+        lines.append("")
+    for key, why in plan.skipped_prune:
+        lines.append(f"not pruned: {key}: {why}")
+    if plan.skipped_prune:
+        lines.append("")
+    for problem in plan.problems:
+        lines.append(_paint(f"problem: {problem}", _RED, color))
+    if plan.problems:
+        lines.append("")
+    total = totals_line(plan)
+    lines.append(total if not plan.in_sync else f"{total} (in sync)")
+    return "\n".join(lines) + "\n"
