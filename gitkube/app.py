@@ -33,20 +33,19 @@ from gitkube.apiserver import pki
 from gitkube.apiserver.server import APIServer
 from gitkube.client import Client, HTTPTransport, from_kubeconfig
 from gitkube.controllers.manager import ControllerManager
+from gitkube.engine.daemon import Engine, EngineSettings
+from gitkube.engine.hooks import write_engine_config
+from gitkube.engine.http import EngineHTTP
+from gitkube.engine.source import open_source
+from gitkube.manifests import ParseCache
 from gitkube.proxy import ServiceProxy
 from gitkube.scheduler import Scheduler
 from gitkube.store import open_store
+from gitkube.util.datadir import default_data_dir
 
 __all__ = ["ControlPlane", "NodeSettings", "Settings", "default_data_dir", "parse_listen", "run_node", "run_up"]
 
 log = logging.getLogger("gitkube")
-
-
-def default_data_dir() -> Path:
-    env = os.environ.get("GITKUBE_DATA_DIR")
-    if env:
-        return Path(env)
-    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "gitkube"
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -88,6 +87,15 @@ class Settings:
     node_grace_period: float = 40.0
     pod_eviction_timeout: float = 300.0
     crashloop_base: float = 10.0
+    # GitOps engine
+    repo: str | None = None          # None: the hosted DATA/repo.git; a URL: a mirrored remote
+    branch: str = "main"
+    path: str = ""
+    poll_interval: float = 30.0
+    rollout_timeout: float = 120.0
+    target_kubeconfig: Path | None = None
+    self_heal: bool = True
+    allow_empty: bool = False
 
 
 @dataclass
@@ -101,6 +109,11 @@ class NodeSettings:
     heartbeat_interval: float = 10.0
 
 
+def _echo(event: dict[str, Any]) -> None:
+    """Sync progress on the daemon's console: what a user watching ``gitkube up`` sees."""
+    print(f"gitkube: {event.get('message', '')}", flush=True)
+
+
 def _in_process_client(server: APIServer, token: str, component: str) -> Client:
     return Client(HTTPTransport(server.socket_url, token, user_agent=f"{component}/gitkube"), field_manager=component)
 
@@ -112,6 +125,7 @@ class ControlPlane:
         self.server: APIServer | None = None
         self.kubeconfig: Path | None = None
         self.agent: NodeAgent | None = None
+        self.engine: Engine | None = None
         self._clients: list[Client] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -162,9 +176,43 @@ class ControlPlane:
                                    data_dir=self.data_dir, crashloop_base=self.settings.crashloop_base,
                                    heartbeat_interval=min(10.0, self.settings.node_grace_period / 4))
             self._spawn("node-agent", self.agent.run)
+        self._start_engine(creds)
         self.kubeconfig, _ = pki.write_kubeconfig(self.data_dir, self.server.url, creds)
 
+    def _start_engine(self, creds: pki.Credentials) -> None:
+        """The GitOps engine: its source, its client (the built-in API, or --target-kubeconfig), its
+        HTTP endpoints on the API server and the hooks' configuration."""
+        assert self.server is not None
+        s = self.settings
+        source = open_source(s.repo, s.branch, self.data_dir, poll_interval=s.poll_interval)
+        if s.target_kubeconfig is not None:
+            target = Client(from_kubeconfig(s.target_kubeconfig, user_agent="gitkube/gitkube"), field_manager="gitkube")
+        else:
+            target = _in_process_client(self.server, creds.admin_token, "gitkube")
+        self._clients.append(target)
+        write_engine_config(self.data_dir, {"branch": s.branch, "path": s.path, "allow_empty": s.allow_empty})
+        self.engine = Engine(source, target, EngineSettings(branch=s.branch, path=s.path,
+                                                            rollout_timeout=s.rollout_timeout, self_heal=s.self_heal,
+                                                            allow_empty=s.allow_empty),
+                             cache=ParseCache(self.data_dir / "cache" / "manifests.cache"), echo=_echo)
+        authenticator = self.server.authenticator
+
+        def is_admin(header: str | None) -> bool:
+            return not authenticator.authenticate(header).read_only
+
+        http = EngineHTTP(self.engine, is_admin, creds.admin_token,
+                          hosted_root=self.data_dir if source.kind == "hosted" else None)
+        for prefix, handler in http.routes().items():
+            self.server.mount(prefix, handler)
+        self.server.add_ready_check(self.engine.ready.is_set)
+        self._spawn("gitops-engine", self.engine.run)
+
     async def stop(self) -> None:
+        for task in self._tasks:
+            if task.get_name() == "gitops-engine":  # stop syncing before pods stop
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if self.agent is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.agent.shutdown_pods(), 60)
@@ -206,6 +254,12 @@ def run_up(settings: Settings) -> int:
         print(f"gitkube API server: {plane.server.url}", flush=True)
         print(f"kubeconfig: {plane.kubeconfig}", flush=True)
         print(f"try: kubectl --kubeconfig {plane.kubeconfig} get nodes", flush=True)
+        if plane.engine is not None:
+            source = plane.engine.source
+            print(f"GitOps: following branch {source.branch} of {source.description}", flush=True)
+            if source.kind == "hosted":
+                print(f"deploy: git push {source.repo.path} {source.branch}   "
+                      f"(or {plane.server.url}/git/repo.git, the admin token as the password)", flush=True)
 
     try:
         uvloop.run(_until_signal(plane.start, plane.stop, banner))

@@ -1,4 +1,6 @@
-"""The ``gitkube`` command line (click). A thin layer: parse flags, call ``gitkube.app``."""
+"""The ``gitkube`` command line (click). A thin layer: parse flags, call ``gitkube.app`` (``up``,
+``node run``) or the GitOps commands of ``gitkube.cli_gitops``. Heavy modules are imported inside
+the commands that need them, so ``gitkube diff`` does not load the whole control plane."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ from pathlib import Path
 
 import click
 
-from gitkube import __version__, app, errors
+from gitkube import __version__, cli_gitops, errors
 from gitkube.util import duration
+from gitkube.util.datadir import default_data_dir
 
 __all__ = ["cli", "main"]
 
@@ -55,18 +58,36 @@ _DATA_DIR = click.option("--data-dir", type=click.Path(file_okay=False, path_typ
               help="How long pods stay on an unreachable node before they are evicted.")
 @click.option("--crashloop-backoff", default="10s", show_default=True,
               help="First CrashLoopBackOff delay (doubles up to 5m).")
+@click.option("--repo", default=None, help="Manifests: a local repository PATH or a remote URL "
+              "[default: the hosted DATA/repo.git, deployed to by git push].")
+@click.option("--branch", default="main", show_default=True, help="Branch to follow.")
+@click.option("--path", "subpath", default="", help="Directory of the manifests inside the repository.")
+@click.option("--poll-interval", default="30s", show_default=True, help="How often a remote --repo URL is fetched.")
+@click.option("--rollout-timeout", default="120s", show_default=True,
+              help="How long a sync may take to become healthy before it is rolled back.")
+@click.option("--target-kubeconfig", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Apply to this cluster instead of the built-in control plane.")
+@click.option("--no-self-heal", is_flag=True, help="Report drift but do not revert it.")
+@click.option("--allow-empty", is_flag=True, help="Let an empty desired set prune everything gitkube owns.")
 def up(data_dir: Path | None, listen: str, store_url: str, service_cidr: str, cluster_cidr: str, history: int,
        compaction_interval: str, node_name: str | None, no_local_node: bool, node_monitor_grace_period: str,
-       pod_eviction_timeout: str, crashloop_backoff: str) -> None:
-    """Start the daemon: the built-in control plane and a local node."""
+       pod_eviction_timeout: str, crashloop_backoff: str, repo: str | None, branch: str, subpath: str,
+       poll_interval: str, rollout_timeout: str, target_kubeconfig: Path | None, no_self_heal: bool,
+       allow_empty: bool) -> None:
+    """Start the daemon: the built-in control plane, a local node and the GitOps engine."""
+    from gitkube import app  # the composition root: heavy, so only the commands that run it import it
+
     settings = app.Settings(
-        data_dir=data_dir or app.default_data_dir(), listen=listen, store=store_url, service_cidr=service_cidr,
+        data_dir=data_dir or default_data_dir(), listen=listen, store=store_url, service_cidr=service_cidr,
         cluster_cidr=cluster_cidr, history=history,
         compaction_interval=_seconds(compaction_interval, "--compaction-interval"),
         node_name=node_name or socket.gethostname(), local_node=not no_local_node,
         node_grace_period=_seconds(node_monitor_grace_period, "--node-monitor-grace-period"),
         pod_eviction_timeout=_seconds(pod_eviction_timeout, "--pod-eviction-timeout"),
         crashloop_base=_seconds(crashloop_backoff, "--crashloop-backoff"),
+        repo=repo, branch=branch, path=subpath, poll_interval=_seconds(poll_interval, "--poll-interval"),
+        rollout_timeout=_seconds(rollout_timeout, "--rollout-timeout"), target_kubeconfig=target_kubeconfig,
+        self_heal=not no_self_heal, allow_empty=allow_empty,
     )
     raise SystemExit(app.run_up(settings))
 
@@ -90,7 +111,9 @@ def node() -> None:
 def node_run(name: str, capacity: str, kubeconfig: Path | None, data_dir: Path | None, simulated: bool,
              crashloop_backoff: str, heartbeat_interval: str) -> None:
     """Start another node agent that joins a running control plane over HTTPS."""
-    data = data_dir or app.default_data_dir()
+    from gitkube import app
+
+    data = data_dir or default_data_dir()
     try:
         caps = app.parse_capacity(capacity)
     except errors.ConfigError as exc:
@@ -100,6 +123,10 @@ def node_run(name: str, capacity: str, kubeconfig: Path | None, data_dir: Path |
                                 crashloop_base=_seconds(crashloop_backoff, "--crashloop-backoff"),
                                 heartbeat_interval=_seconds(heartbeat_interval, "--heartbeat-interval"))
     raise SystemExit(app.run_node(settings))
+
+
+for _command in cli_gitops.COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

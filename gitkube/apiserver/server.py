@@ -7,7 +7,9 @@
 - discovery (``/api``, ``/apis``, aggregated and legacy) and OpenAPI (``/openapi/v3``,
   the ``/openapi/v2`` protobuf stub);
 - every resource path of ``gitkube.api.scheme`` through ``requestinfo`` → ``auth`` →
-  ``handlers``.
+  ``handlers``;
+- paths other parts of gitkube ``mount`` (the GitOps engine's ``/gitkube/v1``, ``/api/webhook``
+  and the hosted repository at ``/git/repo.git``), which authenticate for themselves.
 
 Every error leaves as a ``v1.Status`` body. Background tasks: the garbage collector and
 history compaction (every 5 minutes, keeping the newest ``history`` revisions, as
@@ -21,6 +23,7 @@ import contextlib
 import logging
 import os
 import ssl
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +45,8 @@ from gitkube.apiserver import (
 from gitkube.apiserver import registry as reg
 from gitkube.apiserver.pki import Credentials
 from gitkube.store import base as store_base
+
+MountHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 __all__ = ["APIServer", "version_info"]
 
@@ -93,6 +98,17 @@ class APIServer:
         self._tasks: list[asyncio.Task[None]] = []
         self._ready = False
         self._discovery_cache: dict[tuple[bool, str], bytes] = {}
+        self._mounts: list[tuple[str, MountHandler]] = []
+        self._ready_checks: list[Callable[[], bool]] = []
+
+    def mount(self, prefix: str, handler: MountHandler) -> None:
+        """Serve paths under ``prefix`` with ``handler`` (the GitOps engine's endpoints and the hosted
+        git repository). The handler authenticates requests itself; errors become Status bodies."""
+        self._mounts.append((prefix, handler))
+
+    def add_ready_check(self, check: Callable[[], bool]) -> None:
+        """``/readyz`` answers 200 only when every check (one per component) passes."""
+        self._ready_checks.append(check)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -206,11 +222,14 @@ class APIServer:
         if path in ("/healthz", "/livez"):
             return web.Response(text="ok")
         if path == "/readyz":
-            if self._ready:
+            if self._ready and all(check() for check in self._ready_checks):
                 return web.Response(text="ok")
             return web.Response(text="[-]gitkube not ready\nreadyz check failed", status=503)
         if path == "/version":
             return codec.json_response(version_info())
+        for prefix, mounted in self._mounts:
+            if path == prefix.rstrip("/") or request.path.startswith(prefix):
+                return await mounted(request)
         user = self.authenticator.authenticate(request.headers.get("Authorization"))
         parts = [p for p in path.split("/") if p]
         if request.method == "GET" and self._is_discovery(parts):

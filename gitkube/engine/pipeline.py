@@ -1,0 +1,96 @@
+"""From a commit to a checked plan: load manifests, read live state, plan, pre-flight.
+
+``prepare`` is the one pipeline behind ``gitkube diff``, ``gitkube apply``, the pre-receive hook
+and the daemon: the same commit always gives the same plan whichever path asks. Pre-flight here is
+the local checks of ``gitkube.manifests`` (YAML, strict schema, names, duplicates), the planner's
+own refusals (an empty desired set that would prune everything) and a server-side dry run of every
+create and update (the server's validation and admission, without writing). Nothing is applied
+when any of them refuses: :class:`Prepared.problems` is then non-empty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitkube import errors, manifests
+from gitkube.api.objectkey import ObjectKey
+from gitkube.client import Client
+from gitkube.gitsource.repo import CommitInfo, GitRepo
+from gitkube.manifests import Manifest, ParseCache, load
+from gitkube.plan import Desired, Plan, make_plan
+from gitkube.sync import applier
+from gitkube.sync.releases import EngineState, ReleaseLog
+from gitkube.sync.resources import read_live
+
+__all__ = ["Prepared", "RepoTree", "load_desired", "prepare"]
+
+
+class RepoTree:
+    """The manifests loader's view of a repository: files, blobs and, for kustomize, an export."""
+
+    def __init__(self, repo: GitRepo) -> None:
+        self.repo = repo
+
+    def files(self, commit: str, subpath: str = "") -> list[manifests.TreeFile]:
+        return list(self.repo.files(commit, subpath))
+
+    def read(self, blobs: Iterable[str]) -> dict[str, bytes]:
+        return self.repo.read(blobs)
+
+    def export(self, commit: str, subpath: str, dest: Path) -> None:
+        args = ["git", "archive", "--format=tar", commit]
+        if subpath:
+            args += ["--", subpath]
+        with tempfile.TemporaryFile() as tar:
+            proc = subprocess.run(args, cwd=self.repo.path, stdout=tar, stderr=subprocess.PIPE, check=False)
+            if proc.returncode != 0:
+                raise errors.SourceError(f"git archive {commit[:12]} {subpath}: "
+                                         f"{proc.stderr.decode(errors='replace').strip()}")
+            tar.seek(0)
+            with tarfile.open(fileobj=tar) as archive:
+                archive.extractall(dest, filter="data")
+
+
+@dataclass
+class Prepared:
+    commit: CommitInfo
+    manifests: list[Manifest]
+    plan: Plan
+    state: EngineState
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def desired(self) -> dict[ObjectKey, Desired]:
+        return {m.key: Desired(m.obj, str(m.source)) for m in self.manifests}
+
+
+def load_desired(repo: GitRepo, commit: str, *, path: str = "", cache: ParseCache | None = None,
+                 kustomize: str | None = None) -> list[Manifest]:
+    return load(RepoTree(repo), commit, path=path, cache=cache, kustomize=kustomize)
+
+
+async def prepare(repo: GitRepo, rev: str, client: Client, *, path: str = "", cache: ParseCache | None = None,
+                  kustomize: str | None = None, allow_empty: bool = False, server_dry_run: bool = True,
+                  log: ReleaseLog | None = None) -> Prepared:
+    """Plan ``rev`` against the live state. Raises ``ManifestError`` (a ``Rejected``) for bad
+    manifests and ``SourceError`` for git problems; other refusals land in ``problems``."""
+    commit = repo.resolve(rev)
+    manifests = await asyncio.to_thread(load_desired, repo, commit.sha, path=path, cache=cache, kustomize=kustomize)
+    if cache is not None:
+        await asyncio.to_thread(cache.save)
+    state = await (log or ReleaseLog(client)).state()
+    desired = [Desired(m.obj, str(m.source)) for m in manifests]
+    keys = {m.key for m in manifests} | state.inventory
+    live = await read_live(client, keys)
+    plan = make_plan(desired, live, state.inventory if state.commit or state.inventory else None,
+                     allow_empty=allow_empty)
+    problems = list(plan.problems)
+    if server_dry_run and not problems:
+        problems += await applier.dry_run(client, plan.changes)
+    return Prepared(commit, manifests, plan, state, problems)
