@@ -228,7 +228,8 @@ class Engine:
         await self.releases.update(release)
         plog.emit("plan", render_text(plan, color=False), plan=_summary(plan))
         result = await run_plan(self.client, plan, plog, timeout=self.settings.rollout_timeout,
-                                wait=self.settings.wait, on_inventory=self._save_inventory)
+                                wait=self.settings.wait, check_all=trigger == "resume",
+                                on_inventory=self._save_inventory)
         if result.ok:
             self.state.commit = self.state.healthy = info.sha
             self.state.inventory = set(prepared.desired)

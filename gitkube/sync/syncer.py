@@ -59,11 +59,13 @@ async def _apply_wave(client: Client, wave: list[Change], progress: ProgressLog)
 
 
 async def run_plan(client: Client, plan: Plan, progress: ProgressLog, *, timeout: float, wait: bool = True,
-                   prune: bool = True,
+                   prune: bool = True, check_all: bool = False,
                    on_inventory: Callable[[set[ObjectKey]], Awaitable[None]] | None = None) -> SyncResult:
     deadline = time.monotonic() + timeout
     result = SyncResult(ok=True)
-    waves = [w for w in plan.waves if any(c.action in ("create", "update") for c in w)]
+    # check_all: wait for the health of unchanged objects too (a sync redone after a crash, whose
+    # writes may all have landed before it, must still see its objects healthy).
+    waves = [w for w in plan.waves if check_all or any(c.action in ("create", "update") for c in w)]
     deferred: list[ObjectKey] = []
 
     def seen(key: ObjectKey, health: Health) -> None:
@@ -72,10 +74,10 @@ async def run_plan(client: Client, plan: Plan, progress: ProgressLog, *, timeout
                           status=health.status)
 
     for number, wave in enumerate(waves, 1):
-        keys = [c.key for c in wave if c.action in ("create", "update")]
+        keys = [c.key for c in wave if check_all or c.action in ("create", "update")]
         progress.emit("wave", f"wave {number}/{len(waves)}: {len(keys)} object(s)", wave=number, objects=len(keys))
         if on_inventory is not None:
-            await on_inventory(set(keys))
+            await on_inventory({c.key for c in wave if c.action in ("create", "update")})
         try:
             result.applied += await _apply_wave(client, wave, progress)
         except errors.SyncError as exc:

@@ -224,6 +224,26 @@ def test_rollback_revert_writes_a_commit(env: Env) -> None:
     git(env.work, "pull", "-q", str(env.hosted), "main")
 
 
+def test_rollback_holds_until_the_next_commit(env: Env) -> None:
+    synced = [r["commit"] for r in env.history() if r["outcome"] == "Synced"]
+    head, earlier = synced[0], synced[1]
+    result = gitkube("rollback", earlier, "--data-dir", str(env.daemon.data_dir))
+    assert result.returncode == 0, result.stdout + result.stderr
+    status = json.loads(gitkube("status", "--data-dir", str(env.daemon.data_dir), "-o", "json", check=True).stdout)
+    assert status["held"] == earlier and status["commit"] == earlier
+    ip = get_json(env.kubectl, "-n", NS, "svc", "web")["spec"]["clusterIP"]
+    assert " v2 " in fetch(f"http://{ip}/")  # the earlier point serves v2
+    # the next commit ends the hold
+    env.write("shop/web.yaml", web_deployment("v1"))
+    assert git(env.hosted, "rev-parse", "main").stdout.strip() == head
+    env.write("shop/extra.yaml", f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: {NS}\n")
+    sha = env.commit("after the hold")
+    assert f"Synced {sha[:12]}" in env.push().stderr
+    status = json.loads(gitkube("status", "--data-dir", str(env.daemon.data_dir), "-o", "json", check=True).stdout)
+    assert status["held"] == "" and status["commit"] == sha
+    assert " v1 " in fetch(f"http://{ip}/")
+
+
 def test_drift_is_reverted(env: Env) -> None:
     env.kubectl.run("-n", NS, "scale", "deploy/web", "--replicas=3")
     start = time.monotonic()
