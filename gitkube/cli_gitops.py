@@ -106,7 +106,7 @@ def _output(*choices: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
 @_PATH
 @_KUBECONFIG
 @_DATA
-@_output("text", "json")
+@_output("text", "json", "yaml")
 @click.option("--allow-empty", is_flag=True, help="Allow an empty desired set to prune everything.")
 @_DEBUG
 def diff(repo: Path, rev: str, subpath: str, kubeconfig: Path | None, data_dir: Path | None, output: str,
@@ -124,10 +124,10 @@ def diff(repo: Path, rev: str, subpath: str, kubeconfig: Path | None, data_dir: 
         finally:
             await client.close()
         plan = prepared.plan
-        if output == "json":
+        if output != "text":
             doc = {"commit": prepared.commit.sha, "inSync": plan.in_sync and not prepared.problems,
                    "problems": prepared.problems, "plan": plan.to_json()}
-            click.echo(json.dumps(doc, indent=2, sort_keys=True))
+            _emit(doc, output)
         else:
             click.echo(f"commit {prepared.commit.sha[:12]} {prepared.commit.summary}")
             click.echo(render_text(plan, color=sys.stdout.isatty()), nl=False)

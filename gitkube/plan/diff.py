@@ -43,7 +43,17 @@ __all__ = ["Comparison", "compare_object", "object_diff", "render_yaml", "unifie
 
 CHANGED = "(sensitive, changed)"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """Multi-line strings as literal blocks (``|``), as people write them in manifests."""
+
+
+def _str(dumper: Any, value: str) -> Any:
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_Dumper.add_representer(str, _str)
 
 
 @dataclass
