@@ -190,7 +190,8 @@ class ControlPlane:
         else:
             target = _in_process_client(self.server, creds.admin_token, "gitkube")
         self._clients.append(target)
-        write_engine_config(self.data_dir, {"branch": s.branch, "path": s.path, "allow_empty": s.allow_empty})
+        write_engine_config(self.data_dir, {"branch": s.branch, "path": s.path, "allow_empty": s.allow_empty,
+                                            "rollout_timeout": s.rollout_timeout})
         self.engine = Engine(source, target, EngineSettings(branch=s.branch, path=s.path,
                                                             rollout_timeout=s.rollout_timeout, self_heal=s.self_heal,
                                                             allow_empty=s.allow_empty),

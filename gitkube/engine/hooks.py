@@ -113,14 +113,16 @@ async def _pre_receive(data_dir: Path, new: str, config: dict[str, Any], out: Te
     return 0
 
 
-async def _post_receive(data_dir: Path, new: str, out: TextIO) -> int:
+async def _post_receive(data_dir: Path, new: str, config: dict[str, Any], out: TextIO) -> int:
     kubeconfig = data_dir / "kubeconfig"
     if not kubeconfig.exists():
         _say(out, f"the daemon is not running; `gitkube up` syncs {new[:12]} when it starts")
         return 0
     transport = from_kubeconfig(kubeconfig, user_agent="gitkube-hook")
     try:
-        async for line in transport.stream_lines("/gitkube/v1/follow", query={"commit": new, "wait": "20"}):
+        # A sync already running finishes first (at most its rollout timeout, twice with a rollback).
+        wait = 2 * float(config.get("rollout_timeout") or 120) + 30
+        async for line in transport.stream_lines("/gitkube/v1/follow", query={"commit": new, "wait": f"{wait:g}"}):
             event = json.loads(line)
             _say(out, str(event.get("message", "")))
     except (aiohttp.ClientError, OSError) as exc:
@@ -141,5 +143,5 @@ def run_hook(name: str, data_dir: Path, stdin: TextIO = sys.stdin, out: TextIO =
     if name == "pre-receive":
         return asyncio.run(_pre_receive(data_dir, new, config, out))
     if name == "post-receive":
-        return asyncio.run(_post_receive(data_dir, new, out))
+        return asyncio.run(_post_receive(data_dir, new, config, out))
     raise errors.ConfigError(f"unknown hook {name!r}")
