@@ -186,8 +186,9 @@ class PodWorker:
     async def _setup_volumes(self) -> None:
         configmaps, secrets = await self._config_objects()
         facts = envvars.PodFacts(self.pod, self.pod_ip, self.ctx.host_ip)
+        claims = await volumes.resolve_claims(self.ctx.client, self.pod)
         self.volume_paths = await asyncio.to_thread(volumes.materialize, self.pod, self.pod_dir, facts,
-                                                    configmaps=configmaps, secrets=secrets)
+                                                    configmaps=configmaps, secrets=secrets, claims=claims)
 
     # -- lifecycle -------------------------------------------------------------------
 

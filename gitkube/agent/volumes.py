@@ -10,6 +10,11 @@ atomic writer does) and removes keys that went away. A missing non-optional sour
 
 ``container_mounts`` turns a container's ``volumeMounts`` (``subPath``, ``readOnly``)
 into runtime ``Mount`` s. Called by ``gitkube.agent.podworker``.
+
+``persistentVolumeClaim`` volumes: ``resolve_claims`` follows each claim (through the API
+client) to its bound PersistentVolume and that volume's ``hostPath`` (or ``local``) directory;
+``materialize`` takes the result as ``claims`` and binds the directory. A claim that is missing,
+not yet bound, or whose volume has no local path fails the mount (FailedMount, retried).
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from typing import Any
 from gitkube import errors
 from gitkube.agent import envvars
 from gitkube.agent.runtime_api import Mount
+from gitkube.client import Client
 
-__all__ = ["FAILED_MOUNT", "container_mounts", "materialize", "remove", "volume_dir"]
+__all__ = ["FAILED_MOUNT", "container_mounts", "materialize", "remove", "resolve_claims", "volume_dir"]
 
 Obj = dict[str, Any]
 FAILED_MOUNT = "FailedMount"
@@ -133,9 +139,47 @@ def _host_path(volume: str, source: Obj) -> Path:
     return path
 
 
+async def resolve_claims(client: Client, pod: Obj) -> dict[str, Path]:
+    """Volume name -> the host directory of the PersistentVolume bound to its claim."""
+    namespace = str((pod.get("metadata") or {}).get("namespace") or "default")
+    out: dict[str, Path] = {}
+    for vol in (pod.get("spec") or {}).get("volumes") or []:
+        source = vol.get("persistentVolumeClaim")
+        if isinstance(source, dict):
+            out[str(vol["name"])] = await _claim_directory(client, str(vol["name"]), str(source.get("claimName") or ""),
+                                                           namespace)
+    return out
+
+
+async def _claim_directory(client: Client, name: str, claim_name: str, namespace: str) -> Path:
+    try:
+        claim = await client.get("persistentvolumeclaims", claim_name, namespace)
+        volume_name = str((claim.get("spec") or {}).get("volumeName") or "")
+        if not volume_name or (claim.get("status") or {}).get("phase") != "Bound":
+            raise _fail(name, f'persistentvolumeclaim "{claim_name}" is not bound')
+        volume = await client.get("persistentvolumes", volume_name)
+    except errors.NotFound as exc:
+        raise _fail(name, exc.message) from None
+    except errors.APIError as exc:
+        raise _fail(name, f'cannot read persistentvolumeclaim "{claim_name}": {exc.message}') from None
+    vspec = volume.get("spec") or {}
+    local = vspec.get("hostPath") or vspec.get("local") or {}
+    if not local.get("path"):
+        raise _fail(name, f'persistentvolume "{volume_name}": only hostPath and local volumes are supported')
+    return Path(str(local["path"]))
+
+
+def _claim_path(name: str, source: Obj, claims: Mapping[str, Path] | None) -> Path:
+    path = (claims or {}).get(name)
+    if path is None:
+        raise _fail(name, f'persistentvolumeclaim "{source.get("claimName")}" is not bound')
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def materialize(pod: Obj, pod_dir: Path, facts: envvars.PodFacts, *, configmaps: Mapping[str, Obj],
-                secrets: Mapping[str, Obj]) -> dict[str, Path]:
-    """Write the pod's volumes; returns volume name -> host path."""
+                secrets: Mapping[str, Obj], claims: Mapping[str, Path] | None = None) -> dict[str, Path]:
+    """Write the pod's volumes; returns volume name -> host path (``claims`` from ``resolve_claims``)."""
     spec = pod.get("spec") or {}
     gid = (spec.get("securityContext") or {}).get("fsGroup")
     out: dict[str, Path] = {}
@@ -148,6 +192,8 @@ def materialize(pod: Obj, pod_dir: Path, facts: envvars.PodFacts, *, configmaps:
             out[name] = target
         elif "hostPath" in vol:
             out[name] = _host_path(name, vol["hostPath"])
+        elif "persistentVolumeClaim" in vol:
+            out[name] = _claim_path(name, vol["persistentVolumeClaim"], claims)
         elif "configMap" in vol or "secret" in vol:
             kind = "configMap" if "configMap" in vol else "secret"
             src = vol[kind]
@@ -183,6 +229,8 @@ def materialize(pod: Obj, pod_dir: Path, facts: envvars.PodFacts, *, configmaps:
 def container_mounts(pod: Obj, container: Obj, volumes: Mapping[str, Path]) -> tuple[Mount, ...]:
     """The runtime mounts of ``container`` from its ``volumeMounts``."""
     kinds = {str(v["name"]): next((k for k in _READ_ONLY_KINDS if k in v), "") for v in (pod.get("spec") or {}).get("volumes") or []}
+    claim_read_only = {str(v["name"]) for v in (pod.get("spec") or {}).get("volumes") or []
+                       if ((v.get("persistentVolumeClaim") or {}).get("readOnly"))}
     mounts: list[Mount] = []
     for vm in container.get("volumeMounts") or []:
         name = str(vm["name"])
@@ -195,7 +243,7 @@ def container_mounts(pod: Obj, container: Obj, volumes: Mapping[str, Path]) -> t
             host = host / sub
             if kinds.get(name) == "" and not host.exists():
                 host.mkdir(parents=True, exist_ok=True)
-        read_only = bool(vm.get("readOnly")) or kinds.get(name, "") != ""
+        read_only = bool(vm.get("readOnly")) or kinds.get(name, "") != "" or name in claim_read_only
         mounts.append(Mount(host_path=host, container_path=str(vm["mountPath"]), read_only=read_only))
     return tuple(mounts)
 
