@@ -23,8 +23,10 @@ from typing import Any
 
 from gitkube.agent import node as nodes
 from gitkube.agent.ipam import PodIPAM
+from gitkube.agent.metrics import DEFAULT_INTERVAL as DEFAULT_METRICS_INTERVAL
+from gitkube.agent.metrics import MetricsReporter
 from gitkube.agent.podworker import AgentContext, PodWorker
-from gitkube.agent.runtime_api import Runtime
+from gitkube.agent.runtime_api import ContainerProcess, Runtime
 from gitkube.client import Client, EventRecorder, Handler, Informer, key_of
 
 __all__ = ["NodeAgent"]
@@ -39,7 +41,7 @@ class NodeAgent:
     def __init__(self, client: Client, runtime: Runtime, *, node_name: str, data_dir: Path,
                  capacity: Mapping[str, str] | None = None, simulated: bool = False, crashloop_base: float = 10.0,
                  crashloop_cap: float = 300.0, heartbeat_interval: float = 10.0, pod_cidr: str | None = None,
-                 labels: Mapping[str, str] | None = None) -> None:
+                 labels: Mapping[str, str] | None = None, metrics_interval: float = DEFAULT_METRICS_INTERVAL) -> None:
         self.client = client
         self.runtime = runtime
         self.node_name = node_name
@@ -63,6 +65,8 @@ class NodeAgent:
             data_dir=self.data_dir, ipam=self._get_ipam, services=lambda: self.services.list(),
             crashloop_base=crashloop_base, crashloop_cap=crashloop_cap, simulated=simulated)
         self.registered = asyncio.Event()
+        self.metrics = MetricsReporter(client, node_name, self._running_pods, node_labels=self._node_labels,
+                                       interval=metrics_interval)
 
     # -- ipam --------------------------------------------------------------------------
 
@@ -88,6 +92,21 @@ class NodeAgent:
         self._ipam = ipam
         self._ipam_ready.set()
         self.ctx.node_allocatable = dict((obj.get("status") or {}).get("allocatable") or {})
+
+    # -- metrics -----------------------------------------------------------------------
+
+    def _running_pods(self) -> list[tuple[Obj, dict[str, ContainerProcess]]]:
+        """Each pod worker's pod and running container processes (for the metrics reporter)."""
+        out: list[tuple[Obj, dict[str, ContainerProcess]]] = []
+        for worker, _task in self.workers.values():
+            processes = {name: r.process for name, r in worker.runners.items() if r.process is not None}
+            if processes and not worker.gone:
+                out.append((worker.pod, processes))
+        return out
+
+    def _node_labels(self) -> dict[str, str]:
+        node = self.node_informer.get(None, self.node_name)
+        return dict(((node or {}).get("metadata") or {}).get("labels") or {})
 
     # -- dispatch ----------------------------------------------------------------------
 
@@ -153,6 +172,8 @@ class NodeAgent:
             await asyncio.gather(self.pods.synced.wait(), self.services.synced.wait())
             self.node_informer.add_handler(node_handler)
             background.append(asyncio.create_task(self.node_informer.run(), name="agent-node"))
+            if not self.simulated and self.metrics.interval > 0:
+                background.append(asyncio.create_task(self.metrics.run(), name="agent-metrics"))
             self.pods.add_handler(handler)
             await self._dispatcher()
         finally:

@@ -73,7 +73,7 @@ def aggregated(core: bool, version: str) -> dict[str, Any]:
         if (group == "") != core:
             continue
         resources = [
-            _resource_entry(r) for r in scheme.ALL_RESOURCES if r.group == group and r.version == ver
+            _resource_entry(r) for r in scheme.SERVED_RESOURCES if r.group == group and r.version == ver
         ]
         items.append(
             {
@@ -123,7 +123,7 @@ def api_group_list() -> dict[str, Any]:
 
 
 def api_resource_list(group: str, version: str) -> dict[str, Any] | None:
-    members = [r for r in scheme.ALL_RESOURCES if r.group == group and r.version == version]
+    members = [r for r in scheme.SERVED_RESOURCES if r.group == group and r.version == version]
     if not members:
         return None
     resources: list[dict[str, Any]] = []

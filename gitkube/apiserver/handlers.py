@@ -16,8 +16,8 @@ from typing import Any
 from aiohttp import web
 
 from gitkube import errors
-from gitkube.api import meta, selectors
-from gitkube.apiserver import codec, deletion, subresources, table, watch
+from gitkube.api import meta, scheme, selectors
+from gitkube.apiserver import codec, deletion, metricsapi, subresources, table, watch
 from gitkube.apiserver import registry as reg
 from gitkube.apiserver.options import write_options
 from gitkube.apiserver.patch import apply as ssa
@@ -135,6 +135,8 @@ async def _delete_body(request: web.Request) -> dict[str, Any] | None:
 
 async def handle(request: web.Request, ri: RequestInfo, registry: reg.Registry) -> web.StreamResponse:
     """Answer one resource request (authentication and authorization already done)."""
+    if ri.info.group == scheme.METRICS_GROUP:  # in-memory metrics, never stored
+        return await metricsapi.handle(request, ri, registry)
     if ri.verb == "watch":
         return await watch.serve(request, ri, registry)
     if ri.subresource in ("log", "binding", "eviction", "scale", "finalize") and ri.verb != "patch":

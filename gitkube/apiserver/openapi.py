@@ -45,10 +45,14 @@ def _operation(r: scheme.ResourceInfo, action: str, verb: str) -> dict[str, Any]
 def _document(group: str, version: str) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     prefix = "/" + _gv_path(group, version)
-    for r in scheme.ALL_RESOURCES:
+    for r in scheme.SERVED_RESOURCES:
         if (r.group, r.version) != (group, version):
             continue
         base = f"{prefix}/namespaces/{{namespace}}/{r.plural}" if r.namespaced else f"{prefix}/{r.plural}"
+        if "create" not in r.verbs:  # read-only views (metrics.k8s.io): get and list only
+            paths[base] = {"get": _operation(r, "list", "list")}
+            paths[f"{base}/{{name}}"] = {"get": _operation(r, "get", "read")}
+            continue
         paths[base] = {"post": _operation(r, "post", "create"), "get": _operation(r, "list", "list")}
         paths[f"{base}/{{name}}"] = {
             "get": _operation(r, "get", "read"),
