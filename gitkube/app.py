@@ -39,6 +39,7 @@ from gitkube.engine.http import EngineHTTP
 from gitkube.engine.source import open_source
 from gitkube.manifests import ParseCache
 from gitkube.proxy import ServiceProxy
+from gitkube.proxy.ingress import IngressProxy
 from gitkube.scheduler import Scheduler
 from gitkube.store import open_store
 from gitkube.util.datadir import default_data_dir
@@ -60,6 +61,13 @@ def parse_listen(text: str) -> tuple[str, int]:
     if not 0 <= number <= 65535:
         raise errors.ConfigError(f"--listen {text!r}: the port must be between 0 and 65535")
     return host, number
+
+
+def _flag_address(text: str, flag: str) -> tuple[str, int]:
+    try:
+        return parse_listen(text)
+    except errors.ConfigError as exc:
+        raise errors.ConfigError(str(exc).replace("--listen", flag, 1)) from None
 
 
 def parse_capacity(text: str) -> dict[str, str]:
@@ -96,6 +104,12 @@ class Settings:
     target_kubeconfig: Path | None = None
     self_heal: bool = True
     allow_empty: bool = False
+    # metrics and autoscaling (metrics-server's --metric-resolution, the HPA controller's sync period)
+    metrics_interval: float = 15.0
+    hpa_sync_period: float = 15.0
+    # Ingress proxy (off unless --ingress-listen)
+    ingress_listen: str | None = None
+    ingress_tls_listen: str | None = None
 
 
 @dataclass
@@ -126,6 +140,7 @@ class ControlPlane:
         self.kubeconfig: Path | None = None
         self.agent: NodeAgent | None = None
         self.engine: Engine | None = None
+        self.ingress: IngressProxy | None = None
         self._clients: list[Client] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -165,16 +180,26 @@ class ControlPlane:
         manager = ControllerManager(client("kube-controller-manager"),
                                     node_grace_period=self.settings.node_grace_period,
                                     pod_eviction_timeout=self.settings.pod_eviction_timeout,
-                                    cluster_cidr=self.settings.cluster_cidr)
+                                    cluster_cidr=self.settings.cluster_cidr,
+                                    hpa_sync_period=self.settings.hpa_sync_period,
+                                    volume_dir=self.data_dir / "volumes")
         self._spawn("controller-manager", manager.run)
         self._spawn("scheduler", Scheduler(client("default-scheduler")).run)
         self._spawn("proxy", ServiceProxy(client("kube-proxy")).run)
+        if self.settings.ingress_listen is not None:
+            tls = self.settings.ingress_tls_listen
+            self.ingress = IngressProxy(client("gitkube-ingress"),
+                                        listen=_flag_address(self.settings.ingress_listen, "--ingress-listen"),
+                                        tls_listen=_flag_address(tls, "--ingress-tls-listen") if tls else None)
+            await self.ingress.start()  # binds now: a busy port fails `gitkube up` with ConfigError
+            self._spawn("ingress-proxy", self.ingress.run)
         if self.settings.local_node:
             # Heartbeat four times per grace period, as the kubelet renews its lease at a quarter
             # of the lease duration (10 s against the default 40 s).
             self.agent = NodeAgent(client("kubelet"), detect_runtime(self.data_dir), node_name=self.settings.node_name,
                                    data_dir=self.data_dir, crashloop_base=self.settings.crashloop_base,
-                                   heartbeat_interval=min(10.0, self.settings.node_grace_period / 4))
+                                   heartbeat_interval=min(10.0, self.settings.node_grace_period / 4),
+                                   metrics_interval=self.settings.metrics_interval)
             self._spawn("node-agent", self.agent.run)
         self._start_engine(creds)
         self.kubeconfig, _ = pki.write_kubeconfig(self.data_dir, self.server.url, creds)
@@ -255,6 +280,9 @@ def run_up(settings: Settings) -> int:
         print(f"gitkube API server: {plane.server.url}", flush=True)
         print(f"kubeconfig: {plane.kubeconfig}", flush=True)
         print(f"try: kubectl --kubeconfig {plane.kubeconfig} get nodes", flush=True)
+        if plane.ingress is not None:
+            tls = f", https on {plane.ingress.tls_listen[0]}:{plane.ingress.tls_port}" if plane.ingress.tls_listen else ""
+            print(f"ingress: http on {plane.ingress.listen[0]}:{plane.ingress.port}{tls}", flush=True)
         if plane.engine is not None:
             source = plane.engine.source
             print(f"GitOps: following branch {source.branch} of {source.description}", flush=True)

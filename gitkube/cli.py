@@ -69,13 +69,25 @@ _DATA_DIR = click.option("--data-dir", type=click.Path(file_okay=False, path_typ
               help="Apply to this cluster instead of the built-in control plane.")
 @click.option("--no-self-heal", is_flag=True, help="Report drift but do not revert it.")
 @click.option("--allow-empty", is_flag=True, help="Let an empty desired set prune everything gitkube owns.")
+@click.option("--ingress-listen", default=None, metavar="HOST:PORT",
+              help="Serve Ingresses (class gitkube or none) over HTTP on HOST:PORT [default: off].")
+@click.option("--ingress-tls-listen", default=None, metavar="HOST:PORT",
+              help="Also serve their spec.tls hosts over HTTPS on HOST:PORT (needs --ingress-listen).")
+@click.option("--metric-resolution", default="15s", show_default=True,
+              help="How often the local node samples pod and node metrics (kubectl top, HPA).")
+@click.option("--horizontal-pod-autoscaler-sync-period", "hpa_sync_period", default="15s", show_default=True,
+              help="How often each HorizontalPodAutoscaler is reconciled.")
 def up(data_dir: Path | None, listen: str, store_url: str, service_cidr: str, cluster_cidr: str, history: int,
        compaction_interval: str, node_name: str | None, no_local_node: bool, node_monitor_grace_period: str,
        pod_eviction_timeout: str, crashloop_backoff: str, repo: str | None, branch: str, subpath: str,
        poll_interval: str, rollout_timeout: str, target_kubeconfig: Path | None, no_self_heal: bool,
-       allow_empty: bool) -> None:
+       allow_empty: bool, ingress_listen: str | None, ingress_tls_listen: str | None,
+       metric_resolution: str, hpa_sync_period: str) -> None:
     """Start the daemon: the built-in control plane, a local node and the GitOps engine."""
     from gitkube import app  # the composition root: heavy, so only the commands that run it import it
+
+    if ingress_tls_listen and not ingress_listen:
+        raise click.BadParameter("needs --ingress-listen as well", param_hint="--ingress-tls-listen")
 
     settings = app.Settings(
         data_dir=data_dir or default_data_dir(), listen=listen, store=store_url, service_cidr=service_cidr,
@@ -88,6 +100,9 @@ def up(data_dir: Path | None, listen: str, store_url: str, service_cidr: str, cl
         repo=repo, branch=branch, path=subpath, poll_interval=_seconds(poll_interval, "--poll-interval"),
         rollout_timeout=_seconds(rollout_timeout, "--rollout-timeout"), target_kubeconfig=target_kubeconfig,
         self_heal=not no_self_heal, allow_empty=allow_empty,
+        metrics_interval=_seconds(metric_resolution, "--metric-resolution"),
+        hpa_sync_period=_seconds(hpa_sync_period, "--horizontal-pod-autoscaler-sync-period"),
+        ingress_listen=ingress_listen, ingress_tls_listen=ingress_tls_listen,
     )
     raise SystemExit(app.run_up(settings))
 

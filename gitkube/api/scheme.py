@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "ALL_RESOURCES",
+    "METRICS_GROUP",
+    "METRICS_RESOURCES",
     "ResourceInfo",
+    "SERVED_RESOURCES",
     "Subresource",
     "by_group_kind",
     "by_gvk",
@@ -144,11 +147,14 @@ ALL_RESOURCES: tuple[ResourceInfo, ...] = (
     _res("", "v1", "LimitRange", "limitranges", short=("limits",), status=False),
     _res("", "v1", "Node", "nodes", namespaced=False, short=("no",)),
     _res("", "v1", "Event", "events", short=("ev",), status=False, spec_fields=()),
+    _res("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", short=("pvc",)),
+    _res("", "v1", "PersistentVolume", "persistentvolumes", namespaced=False, short=("pv",)),
     # apps/v1
     _res("apps", "v1", "Deployment", "deployments", short=("deploy",), cats=_ALL, scale=True),
     _res("apps", "v1", "ReplicaSet", "replicasets", short=("rs",), cats=_ALL, scale=True),
     _res("apps", "v1", "DaemonSet", "daemonsets", short=("ds",), cats=_ALL),
     _res("apps", "v1", "StatefulSet", "statefulsets", short=("sts",), cats=_ALL, scale=True),
+    _res("apps", "v1", "ControllerRevision", "controllerrevisions", status=False, spec_fields=()),
     # batch/v1
     _res("batch", "v1", "Job", "jobs", cats=_ALL),
     _res("batch", "v1", "CronJob", "cronjobs", short=("cj",), cats=_ALL),
@@ -176,9 +182,23 @@ ALL_RESOURCES: tuple[ResourceInfo, ...] = (
     ),
 )
 
-_BY_PLURAL: dict[tuple[str, str], ResourceInfo] = {(r.group, r.plural): r for r in ALL_RESOURCES}
-_BY_GVK: dict[tuple[str, str, str], ResourceInfo] = {(r.group, r.version, r.kind): r for r in ALL_RESOURCES}
-_BY_KIND: dict[tuple[str, str], ResourceInfo] = {(r.group, r.kind): r for r in ALL_RESOURCES}
+# metrics.k8s.io/v1beta1: read-only views the API server keeps in memory (as metrics-server
+# serves them), filled by the node agents' samples; never stored, so they are not in
+# ALL_RESOURCES (the stored kinds, each with a strategy, printer and schema).
+METRICS_GROUP = "metrics.k8s.io"
+_METRICS_VERBS = ("get", "list")
+METRICS_RESOURCES: tuple[ResourceInfo, ...] = (
+    ResourceInfo(METRICS_GROUP, "v1beta1", "NodeMetrics", "nodes", namespaced=False, verbs=_METRICS_VERBS,
+                 spec_fields=()),
+    ResourceInfo(METRICS_GROUP, "v1beta1", "PodMetrics", "pods", namespaced=True, verbs=_METRICS_VERBS,
+                 spec_fields=()),
+)
+SERVED_RESOURCES: tuple[ResourceInfo, ...] = ALL_RESOURCES + METRICS_RESOURCES
+"""Everything discovery lists and the URL router resolves: the stored kinds and the metrics."""
+
+_BY_PLURAL: dict[tuple[str, str], ResourceInfo] = {(r.group, r.plural): r for r in SERVED_RESOURCES}
+_BY_GVK: dict[tuple[str, str, str], ResourceInfo] = {(r.group, r.version, r.kind): r for r in SERVED_RESOURCES}
+_BY_KIND: dict[tuple[str, str], ResourceInfo] = {(r.group, r.kind): r for r in SERVED_RESOURCES}
 
 
 def by_plural(group: str, plural: str) -> ResourceInfo | None:
@@ -216,7 +236,7 @@ def resolve(name: str) -> ResourceInfo | None:
 def group_versions() -> list[tuple[str, str]]:
     """Served (group, version) pairs in discovery order, core first."""
     seen: list[tuple[str, str]] = []
-    for r in ALL_RESOURCES:
+    for r in SERVED_RESOURCES:
         if (r.group, r.version) not in seen:
             seen.append((r.group, r.version))
     return seen

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from gitkube import errors
 from gitkube.client import Client, Informer
@@ -32,8 +33,12 @@ __all__ = ["CONTROLLER_NAMES", "ControllerManager", "selected_controllers"]
 log = logging.getLogger(__name__)
 
 # --controllers names, as kube-controller-manager spells them (short aliases accepted).
-CONTROLLER_NAMES = ("deployment", "replicaset", "endpoint", "serviceaccount", "nodelifecycle", "nodeipam")
+CONTROLLER_NAMES = ("deployment", "replicaset", "endpoint", "serviceaccount", "nodelifecycle", "nodeipam",
+                    "daemonset", "statefulset", "persistentvolume-binder",
+                    "horizontalpodautoscaling", "job", "cronjob")
 _ALIASES = {
+    "horizontal-pod-autoscaler-controller": "horizontalpodautoscaling",
+    "hpa": "horizontalpodautoscaling",
     "deployment-controller": "deployment",
     "replicaset-controller": "replicaset",
     "endpoints-controller": "endpoint",
@@ -42,6 +47,11 @@ _ALIASES = {
     "serviceaccount-controller": "serviceaccount",
     "node-lifecycle-controller": "nodelifecycle",
     "node-ipam-controller": "nodeipam",
+    "daemonset-controller": "daemonset",
+    "statefulset-controller": "statefulset",
+    "persistentvolume-binder-controller": "persistentvolume-binder",
+    "job-controller": "job",
+    "cronjob-controller": "cronjob",
 }
 
 
@@ -73,12 +83,50 @@ def _deployment_controller(client: Client, informers: dict[str, Informer]) -> Co
     return DeploymentController(client, informers=informers)
 
 
+def _daemonset_controller(client: Client, informers: dict[str, Informer]) -> Controller:
+    from gitkube.controllers.daemonset import DaemonSetController
+
+    return DaemonSetController(client, informers=informers)
+
+
+def _hpa_controller(client: Client, informers: dict[str, Informer], sync_period: float) -> Controller:
+    from gitkube.controllers.hpa import HorizontalPodAutoscalerController
+
+    return HorizontalPodAutoscalerController(client, informers=informers, sync_period=sync_period)
+
+
+def _job_controller(client: Client, informers: dict[str, Informer]) -> Controller:
+    from gitkube.controllers.job import JobController
+
+    return JobController(client, informers=informers)
+
+
+def _cronjob_controller(client: Client, informers: dict[str, Informer]) -> Controller:
+    from gitkube.controllers.cronjob import CronJobController
+
+    return CronJobController(client, informers=informers)
+
+
+def _statefulset_controller(client: Client, informers: dict[str, Informer]) -> Controller:
+    from gitkube.controllers.statefulset import StatefulSetController
+
+    return StatefulSetController(client, informers=informers)
+
+
+def _volume_controller(client: Client, informers: dict[str, Informer], volume_dir: Path) -> Controller:
+    from gitkube.controllers.volumes import PersistentVolumeController
+
+    return PersistentVolumeController(client, base_dir=volume_dir, informers=informers)
+
+
 class ControllerManager:
     def __init__(self, client: Client, *, node_grace_period: float = 40.0, pod_eviction_timeout: float = 300.0,
-                 cluster_cidr: str = "127.64.0.0/10", enable: Iterable[str] | None = None) -> None:
+                 cluster_cidr: str = "127.64.0.0/10", enable: Iterable[str] | None = None,
+                 hpa_sync_period: float = 15.0, volume_dir: Path | None = None) -> None:
         self.client = client
         self.informers: dict[str, Informer] = {}
         factories: dict[str, Callable[[], Controller]] = {
+            "horizontalpodautoscaling": lambda: _hpa_controller(client, self.informers, hpa_sync_period),
             "deployment": lambda: _deployment_controller(client, self.informers),
             "replicaset": lambda: ReplicaSetController(client, informers=self.informers),
             "endpoint": lambda: EndpointsController(client, informers=self.informers),
@@ -87,8 +135,15 @@ class ControllerManager:
                                                              grace_period=node_grace_period,
                                                              pod_eviction_timeout=pod_eviction_timeout),
             "nodeipam": lambda: NodeIpamController(client, informers=self.informers, cluster_cidr=cluster_cidr),
+            "daemonset": lambda: _daemonset_controller(client, self.informers),
+            "statefulset": lambda: _statefulset_controller(client, self.informers),
+            "job": lambda: _job_controller(client, self.informers),
+            "cronjob": lambda: _cronjob_controller(client, self.informers),
         }
-        self.controllers: list[Controller] = [factories[name]() for name in selected_controllers(enable)]
+        if volume_dir is not None:  # the local provisioner needs a directory (DATA/volumes)
+            factories["persistentvolume-binder"] = lambda: _volume_controller(client, self.informers, volume_dir)
+        self.controllers: list[Controller] = [factories[name]() for name in selected_controllers(enable)
+                                              if name in factories]
 
     def controller(self, name: str) -> Controller:
         """The running controller called ``name`` ("replicaset-controller" ...)."""

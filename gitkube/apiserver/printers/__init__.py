@@ -13,7 +13,7 @@ for ages and selectors. ``gitkube.apiserver.table.to_table`` assembles the Table
 
 from __future__ import annotations
 
-from gitkube.apiserver.printers import apps, batch, core, other, pod
+from gitkube.apiserver.printers import apps, batch, core, history, other, pod, storage
 from gitkube.apiserver.printers.base import Column, Printer
 
 __all__ = ["PRINTERS", "Column", "Printer", "printer_for"]
@@ -30,10 +30,13 @@ PRINTERS: dict[tuple[str, str], Printer] = {
     ("", "LimitRange"): core.LIMITRANGE,
     ("", "Node"): core.NODE,
     ("", "Event"): core.EVENT,
+    ("", "PersistentVolumeClaim"): storage.PERSISTENTVOLUMECLAIM,
+    ("", "PersistentVolume"): storage.PERSISTENTVOLUME,
     ("apps", "Deployment"): apps.DEPLOYMENT,
     ("apps", "ReplicaSet"): apps.REPLICASET,
     ("apps", "DaemonSet"): apps.DAEMONSET,
     ("apps", "StatefulSet"): apps.STATEFULSET,
+    ("apps", "ControllerRevision"): history.CONTROLLERREVISION,
     ("batch", "Job"): batch.JOB,
     ("batch", "CronJob"): batch.CRONJOB,
     ("networking.k8s.io", "Ingress"): other.INGRESS,

@@ -32,10 +32,12 @@ from gitkube.apiserver.strategy import (
     cluster,
     config,
     endpoints,
+    history,
     networking,
     pod,
     quota,
     service,
+    storage,
 )
 from gitkube.apiserver.strategy import causes as c
 from gitkube.apiserver.strategy.base import KindStrategy
@@ -56,11 +58,14 @@ STRATEGIES: dict[str, KindStrategy] = {
     "LimitRange": quota.LIMITRANGE,
     "Node": cluster.NODE,
     "Event": cluster.EVENT,
+    "PersistentVolumeClaim": storage.PERSISTENTVOLUMECLAIM,
+    "PersistentVolume": storage.PERSISTENTVOLUME,
     "Lease": cluster.LEASE,
     "Deployment": apps.DEPLOYMENT,
     "ReplicaSet": apps.REPLICASET,
     "DaemonSet": apps_sets.DAEMONSET,
     "StatefulSet": apps_sets.STATEFULSET,
+    "ControllerRevision": history.CONTROLLERREVISION,
     "Job": batch.JOB,
     "CronJob": batch.CRONJOB,
     "Ingress": networking.INGRESS,

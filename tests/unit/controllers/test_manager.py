@@ -31,8 +31,9 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0)
 
 def test_selected_controllers() -> None:
     assert selected_controllers(None) == list(CONTROLLER_NAMES)
-    assert selected_controllers(["*", "-nodeipam", "-deployment-controller"]) == [
-        "replicaset", "endpoint", "serviceaccount", "nodelifecycle"]
+    assert selected_controllers(["*", "-nodeipam", "-deployment-controller", "-job-controller"]) == [
+        "replicaset", "endpoint", "serviceaccount", "nodelifecycle", "daemonset", "statefulset",
+        "persistentvolume-binder", "horizontalpodautoscaling", "cronjob"]
     assert selected_controllers(["replicaset-controller", "endpoints"]) == ["replicaset", "endpoint"]
     with pytest.raises(errors.ConfigError, match="not in the list of known controllers"):
         selected_controllers(["bogus"])
@@ -45,7 +46,11 @@ async def _ready_pods(client: Client) -> list[dict[str, Any]] | None:
 
 async def test_manager_runs_controllers_on_shared_informers(tmp_path: Path) -> None:
     async with running_apiserver(tmp_path / "d") as (_s, client):
-        manager = ControllerManager(client, enable=["*", "-deployment"])
+        everything = ControllerManager(client, volume_dir=tmp_path / "volumes")
+        names = [c.name for c in everything.controllers]
+        assert len(names) == len(set(names)) == len(CONTROLLER_NAMES)
+        manager = ControllerManager(client, enable=["replicaset", "endpoint", "serviceaccount", "nodelifecycle",
+                                                    "nodeipam"])
         assert [c.name for c in manager.controllers] == [
             "replicaset-controller", "endpoint-controller", "serviceaccount-controller", "node-controller",
             "node-ipam-controller"]
