@@ -36,7 +36,8 @@ from gitkube.sync.releases import EngineState, Release, ReleaseLog
 from gitkube.sync.syncer import run_plan
 
 from .drift import DriftWatcher
-from .pipeline import prepare
+from .incremental import Baseline, baseline_of, prepare_incremental
+from .pipeline import Prepared, prepare
 from .source import Source
 
 __all__ = ["Engine", "EngineSettings"]
@@ -78,6 +79,8 @@ class Engine:
         self._lock = asyncio.Lock()
         self._drift = DriftWatcher(client, lambda: self.desired, self._on_drift, lambda: self._busy)
         self._log_waiters = asyncio.Condition()
+        self._baseline: Baseline | None = None
+        self._affected: set[ObjectKey] | None = None
 
     # -- triggers -------------------------------------------------------------------------------
 
@@ -155,13 +158,42 @@ class Engine:
 
     async def _load_desired(self, commit: str) -> None:
         try:
-            prepared = await prepare(self.source.repo, commit, self.client, path=self.settings.path,
-                                     cache=self.cache, kustomize=self.settings.kustomize,
-                                     allow_empty=True, server_dry_run=False, log=self.releases)
+            prepared = await self._plan(commit, allow_empty=True, dry_run=False)
         except errors.GitkubeError as exc:
             log.warning("cannot load %s: %s", commit[:12], exc)
             return
+        self._adopt(prepared)
+
+    # -- planning -------------------------------------------------------------------------------
+
+    async def _plan(self, sha: str, *, allow_empty: bool, dry_run: bool = True) -> Prepared:
+        """The plan of ``sha``: incrementally from the last planned commit when only a few plain
+        files changed (:mod:`.incremental`), else through the full pipeline."""
+        state = await self.releases.state()
+        if self._baseline is not None and self._baseline.path == self.settings.path and dry_run:
+            fast = await prepare_incremental(self.source.repo, sha, self.client, self._baseline, state,
+                                             in_sync=self._drift.in_sync, cache=self.cache, allow_empty=allow_empty)
+            if fast is not None:
+                prepared, self._affected = fast
+                return prepared
+        prepared = await prepare(self.source.repo, sha, self.client, path=self.settings.path, cache=self.cache,
+                                 kustomize=self.settings.kustomize, allow_empty=allow_empty, server_dry_run=dry_run,
+                                 log=self.releases)
+        files = await asyncio.to_thread(self.source.repo.files, prepared.commit.sha, self.settings.path)
+        self._baseline = baseline_of(self.settings.path, files, prepared.manifests)
+        self._affected = None
+        return prepared
+
+    def _adopt(self, prepared: Prepared) -> None:
+        """``prepared`` is applied: it becomes the desired state the drift watch compares with."""
+        if self._affected is None:
+            self._drift.forget()
+        else:
+            self._drift.forget(self._affected)
         self.desired = {k: Desired(stamp(d.obj, d.source), d.source) for k, d in prepared.desired.items()}
+        for change in prepared.plan.changes:
+            if change.action == "unchanged":
+                self._drift.mark_in_sync(change.key, change.live)
         self._drift.refresh()
 
     # -- one sync -------------------------------------------------------------------------------
@@ -214,9 +246,7 @@ class Engine:
         release = await self.releases.start(release)
         self.sync_state, self.message = "Progressing", f"syncing {short}"
         try:
-            prepared = await prepare(self.source.repo, info.sha, self.client, path=self.settings.path,
-                                     cache=self.cache, kustomize=self.settings.kustomize,
-                                     allow_empty=self.settings.allow_empty, log=self.releases)
+            prepared = await self._plan(info.sha, allow_empty=self.settings.allow_empty)
         except errors.Rejected as exc:
             return await self._refused(release, plog, exc.problems)
         except errors.SourceError as exc:
@@ -237,8 +267,7 @@ class Engine:
             if hold:
                 self.state.held, self.state.held_head = info.sha, self.source.head() or ""
             await self.releases.save_state(self.state)
-            self.desired = {k: Desired(stamp(d.obj, d.source), d.source) for k, d in prepared.desired.items()}
-            self._drift.refresh()
+            self._adopt(prepared)
             self.sync_state, self.message = "Synced", f"synced {short}"
             await self.releases.finish(release, "Synced")
             plog.emit("outcome", f"Synced {short}", outcome="Synced", commit=info.sha)
@@ -269,9 +298,7 @@ class Engine:
             return release
         plog.emit("rollback", f"health failed: {reason}; rolling back to {target[:12]}", target=target)
         try:
-            old = await prepare(self.source.repo, target, self.client, path=self.settings.path, cache=self.cache,
-                                kustomize=self.settings.kustomize, allow_empty=True, server_dry_run=False,
-                                log=self.releases)
+            old = await self._plan(target, allow_empty=True, dry_run=False)
             back = await run_plan(self.client, old.plan, plog, timeout=self.settings.rollout_timeout,
                                   on_inventory=self._save_inventory)
         except errors.GitkubeError as exc:
@@ -281,8 +308,7 @@ class Engine:
         if back_ok:
             self.state.commit = target
             self.state.inventory = set(old.desired)
-            self.desired = {k: Desired(stamp(d.obj, d.source), d.source) for k, d in old.desired.items()}
-            self._drift.refresh()
+            self._adopt(old)
         await self.releases.save_state(self.state)
         release.rolled_back_to = target
         note = reason if back_ok else f"{reason}; the rollback to {target[:12]} failed too: {back_reason}"

@@ -49,6 +49,31 @@ class DriftWatcher:
         self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._pending: dict[ObjectKey, Obj | None] = {}
         self._flush: asyncio.Task[None] | None = None
+        # key -> True when the last change event seen for it was compared and found in sync with
+        # the desired object of that moment; any newer event clears it until it is compared.
+        self._verdicts: dict[ObjectKey, bool] = {}
+        self._seen_rv: dict[ObjectKey, str] = {}
+
+    def in_sync(self, key: ObjectKey) -> bool:
+        """The watch has compared the live object with the current desired one and found no drift."""
+        return self._verdicts.get(key, False)
+
+    def mark_in_sync(self, key: ObjectKey, live: Obj | None) -> None:
+        """A full comparison (the planner's) found ``live`` in sync: remember it, unless the watch
+        has seen a newer version of the object since."""
+        if live is None or key in self._pending:
+            return
+        rv = str((live.get("metadata") or {}).get("resourceVersion") or "")
+        if rv and self._seen_rv.get(key, rv) == rv:
+            self._verdicts[key] = True
+
+    def forget(self, keys: set[ObjectKey] | None = None) -> None:
+        """Drop verdicts (all, or of ``keys``) whose desired object is about to change."""
+        if keys is None:
+            self._verdicts.clear()
+        else:
+            for key in keys:
+                self._verdicts.pop(key, None)
 
     def refresh(self) -> None:
         """Start watches for kinds newly in the desired state; stop those no longer in it."""
@@ -70,6 +95,8 @@ class DriftWatcher:
     def _note(self, key: ObjectKey, live: Obj | None) -> None:
         if key not in self._desired():
             return
+        self._verdicts.pop(key, None)
+        self._seen_rv[key] = str(((live or {}).get("metadata") or {}).get("resourceVersion") or "")
         self._pending[key] = live
         if self._flush is None or self._flush.done():
             self._flush = asyncio.create_task(self._drain(), name="drift-check")
@@ -85,6 +112,8 @@ class DriftWatcher:
             if want is None:
                 continue
             changes = drift_of(want, live)
+            if key not in self._pending:  # no newer event came while comparing
+                self._verdicts[key] = changes == []
             if changes is None or changes:
                 try:
                     await self._on_drift(key, changes, live)

@@ -90,15 +90,19 @@ def make_plan(
     inventory: Collection[ObjectKey] | None,
     *,
     allow_empty: bool = False,
+    assume_unchanged: Collection[ObjectKey] = frozenset(),
 ) -> Plan:
     """The plan of syncing ``desired`` onto ``live``.
 
     ``live`` holds the live object of every desired key that exists and of every inventory key
     that still exists; a missing key is not live. ``inventory`` is the set of keys the last sync
-    applied (None on a first sync: nothing is pruned).
+    applied (None on a first sync: nothing is pruned). ``assume_unchanged`` names keys the caller
+    knows to be in sync already (the same desired object, whose live counterpart a watch has
+    compared since): they are planned as unchanged without being compared, and need no live
+    object - the daemon's incremental planning of a commit that touched a few files.
     """
     with _gc_paused():
-        return _make_plan(desired, live, inventory, allow_empty=allow_empty)
+        return _make_plan(desired, live, inventory, allow_empty=allow_empty, assumed=assume_unchanged)
 
 
 def _make_plan(
@@ -107,6 +111,7 @@ def _make_plan(
     inventory: Collection[ObjectKey] | None,
     *,
     allow_empty: bool,
+    assumed: Collection[ObjectKey],
 ) -> Plan:
     plan = Plan()
     seen: dict[ObjectKey, str] = {}
@@ -126,6 +131,10 @@ def _make_plan(
     for skey, key, item in ordered:
         if skey[:2] != last:
             wave_no, last = wave_no + 1, skey[:2]
+        if key in assumed:
+            plan.changes.append(Change(key, "unchanged", wave_no, stamp(item.obj, item.source), live.get(key), [], "",
+                                       item.source))
+            continue
         plan.changes.append(_change(key, wave_no, stamp(item.obj, item.source), live.get(key), item.source))
     plan.prune, plan.skipped_prune, problems = plan_prune(seen, live, inventory, allow_empty=allow_empty)
     plan.problems.extend(problems)
