@@ -15,6 +15,12 @@ Semantics of kube-apiserver (KUBECTL-COMPAT.md §3.2):
   LIST + WATCH.
 - With a Table Accept header each event's object is a one-row Table.
 
+Fan-out cost: on a store that offers ``watch_changes`` (the SQLite store), every watcher
+reads the same :class:`~gitkube.store.watchhub.Change` records: the object is decoded once
+per change for all selective watchers, and the stream line (the stored JSON wrapped in
+``{"type":..., "object":...}``) is encoded once per change and event type, whatever the
+number of watchers; a watcher without selectors decodes nothing.
+
 Called by ``handlers``; reads from the store through the registry.
 """
 
@@ -25,7 +31,7 @@ import contextlib
 import json
 import random
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from aiohttp import web
 
@@ -35,41 +41,66 @@ from gitkube.apiserver import registry as reg
 from gitkube.apiserver import table
 from gitkube.apiserver.requestinfo import RequestInfo
 from gitkube.store import base as store_base
+from gitkube.store.watchhub import Change, ChangeFeed
 
-__all__ = ["BOOKMARK_INTERVAL", "filter_event", "serve"]
+__all__ = ["BOOKMARK_INTERVAL", "event_type_for", "filter_event", "serve"]
 
 BOOKMARK_INTERVAL = 5.0
 
 
-def filter_event(
-    event: store_base.WatchEvent, label_sel: selectors.LabelSelector, field_sel: selectors.FieldSelector
-) -> tuple[str, dict[str, Any]] | None:
-    """The (type, object) a selective watcher sees for a store event, or None."""
+class _Event(Protocol):
+    """What the filter reads of a store event: a WatchEvent or a watch-hub Change."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def object(self) -> dict[str, Any]: ...
+    @property
+    def prev_object(self) -> dict[str, Any] | None: ...
+
+
+_E = TypeVar("_E")
+
+
+def event_type_for(
+    event: _Event, label_sel: selectors.LabelSelector, field_sel: selectors.FieldSelector
+) -> str | None:
+    """The event type a selective watcher sees for a store event, or None."""
+    if label_sel.empty and field_sel.empty:
+        return event.type
 
     def matches(obj: dict[str, Any] | None) -> bool:
         return obj is not None and label_sel.matches_object(obj) and field_sel.matches(obj)
 
     if event.type == "DELETED":
-        return ("DELETED", event.object) if matches(event.object) else None
+        return "DELETED" if matches(event.object) else None
     now, before = matches(event.object), matches(event.prev_object)
     if now and before:
-        return ("MODIFIED", event.object)
+        return "MODIFIED"
     if now:
-        return ("ADDED", event.object)
+        return "ADDED"
     if before:
-        return ("DELETED", event.object)
+        return "DELETED"
     return None
 
 
-class _Follower:
+def filter_event(
+    event: _Event, label_sel: selectors.LabelSelector, field_sel: selectors.FieldSelector
+) -> tuple[str, dict[str, Any]] | None:
+    """The (type, object) a selective watcher sees for a store event, or None."""
+    seen = event_type_for(event, label_sel, field_sel)
+    return None if seen is None else (seen, event.object)
+
+
+class _Follower(Generic[_E]):
     """Waits for the next event with a timeout without cancelling the store's generator
     (cancelling ``__anext__`` would close it): the pending step survives a timeout."""
 
-    def __init__(self, it: AsyncIterator[store_base.WatchEvent]) -> None:
+    def __init__(self, it: AsyncIterator[_E]) -> None:
         self._it = it
-        self._pending: asyncio.Future[store_base.WatchEvent] | None = None
+        self._pending: asyncio.Future[_E] | None = None
 
-    async def next(self, timeout: float) -> store_base.WatchEvent | None:
+    async def next(self, timeout: float) -> _E | None:
         if self._pending is None:
             self._pending = asyncio.ensure_future(self._it.__anext__())
         done, _ = await asyncio.wait({self._pending}, timeout=timeout)
@@ -85,6 +116,26 @@ class _Follower:
                 await self._pending
         with contextlib.suppress(Exception):
             await self._it.aclose()  # type: ignore[attr-defined]
+
+
+class _FeedFollower:
+    """:class:`_Follower` for a cancel-safe :class:`~gitkube.store.watchhub.ChangeFeed`: no
+    task per event; a change already buffered is taken without any timer."""
+
+    def __init__(self, feed: ChangeFeed) -> None:
+        self._feed = feed
+
+    async def next(self, timeout: float) -> Change | None:
+        if self._feed.ready():
+            return await self._feed.__anext__()
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._feed.__anext__()
+        except TimeoutError:
+            return None
+
+    async def close(self) -> None:
+        await self._feed.aclose()
 
 
 def _parse_timeout(text: str | None) -> float:
@@ -141,14 +192,28 @@ async def serve(request: web.Request, ri: RequestInfo, registry: reg.Registry) -
         line = json.dumps({"type": event_type, "object": obj}, separators=(",", ":")).encode() + b"\n"
         await resp.write(line)
 
+    async def send_change(event: store_base.WatchEvent | Change) -> None:
+        seen = event_type_for(event, label_sel, field_sel)
+        if seen is None:
+            return
+        if as_table or not isinstance(event, Change):
+            await send(seen, event.object)
+        else:
+            await resp.write(event.line(seen))
+
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     last_rv = since
     try:
         for obj in initial:
             await send("ADDED", obj)
-        stream = _Follower(registry.store.watch(prefix, since))
+        stream: _Follower[store_base.WatchEvent] | _FeedFollower | None = None
         try:
+            watch_changes = getattr(registry.store, "watch_changes", None)
+            if watch_changes is not None:
+                stream = _FeedFollower(watch_changes(prefix, since))
+            else:
+                stream = _Follower(registry.store.watch(prefix, since))
             while True:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
@@ -164,15 +229,14 @@ async def serve(request: web.Request, ri: RequestInfo, registry: reg.Registry) -
                         })
                     continue
                 last_rv = event.revision
-                seen = filter_event(event, label_sel, field_sel)
-                if seen is not None:
-                    await send(*seen)
+                await send_change(event)
         except StopAsyncIteration:
             pass
         except errors.Gone as exc:
             await send("ERROR", exc.to_status())
         finally:
-            await stream.close()
+            if stream is not None:
+                await stream.close()
     except (ConnectionResetError, asyncio.CancelledError):
         raise
     with contextlib.suppress(ConnectionResetError):

@@ -43,7 +43,7 @@ from typing import Any, TypeVar
 from gitkube import errors
 from gitkube.api import selectors
 from gitkube.store import base, keyspace, sqlite_schema
-from gitkube.store.watchhub import DEFAULT_CAPACITY, Change, WatchHub
+from gitkube.store.watchhub import DEFAULT_CAPACITY, Change, ChangeFeed, WatchHub
 
 __all__ = ["SqliteStore"]
 
@@ -221,11 +221,19 @@ class SqliteStore(base.Store):
             stored, mod_revision = str(row[0]), int(row[1])
             if expected_rv and expected_rv != str(mod_revision):
                 raise keyspace.conflict(key)
-            unchanged = _encode(obj, mod_revision)
-            if unchanged == stored or json.loads(unchanged) == self._decode(stored, key):
-                return None, stored
             revision = self._next_revision()
             text = _encode(obj, revision)
+            # The text it would have at the stored revision: one encode, the resourceVersion
+            # swapped (the token is ours when it occurs once).
+            new_token, old_token = f'"resourceVersion":"{revision}"', f'"resourceVersion":"{mod_revision}"'
+            unchanged = text.replace(new_token, old_token) if text.count(new_token) == 1 else _encode(obj, mod_revision)
+            if unchanged == stored:
+                return None, stored
+            # The same data with another key order is no change either (one decode: the
+            # stored side; ``obj`` is compared as given, with the stored resourceVersion).
+            meta = obj.get("metadata") or {}
+            if {**obj, "metadata": {**meta, "resourceVersion": str(mod_revision)}} == self._decode(stored, key):
+                return None, stored
             conn.execute(
                 "UPDATE objects SET value = ?, mod_revision = ? WHERE key = ?", (text, revision, key)
             )
@@ -349,38 +357,25 @@ class SqliteStore(base.Store):
         replays all retained history. Ends when the store closes; ``Gone`` if ``since`` (or
         the replay position) is compacted away, or if the watcher lags ``watch_capacity``
         events behind."""
+        changes = self.watch_changes(prefix, since)
+        try:
+            async for change in changes:
+                yield change.to_event()
+        finally:
+            await changes.aclose()
+
+    def watch_changes(self, prefix: str, since: int) -> ChangeFeed:
+        """:meth:`watch` as the stored :class:`Change` records (JSON text, shared decoded
+        objects) in a cancel-safe feed: for readers that do not mutate, such as the API
+        server's watch streams. Close it with ``aclose()``."""
         self._require_conn()
         if since < self._compacted:
             raise self._too_old(since)
         # Subscribe before reading the log: a change committed meanwhile is in one or both,
-        # and the revision check below drops the copies.
+        # and the feed's revision check drops the copies.
         sub = self._hub.subscribe(prefix)
-        try:
-            last = since
-            while not sub.closed:
-                if last < self._compacted:
-                    raise self._too_old(last)
-                chunk = self._history(prefix, last)
-                for change in chunk:
-                    last = change.revision
-                    yield change.to_event()
-                    if sub.closed:
-                        return
-                if len(chunk) == _REPLAY_CHUNK:
-                    continue
-                if not sub.overflowed:
-                    break
-                # Writes outran the replay: the log still has them, so read on from it.
-                sub.restart()
-            while True:
-                live = await sub.next()
-                if live is None:
-                    return
-                if live.revision > last:
-                    last = live.revision
-                    yield live.to_event()
-        finally:
-            self._hub.unsubscribe(sub)
+        return ChangeFeed(self._hub, sub, since, history=lambda after: self._history(prefix, after),
+                          compacted=lambda: self._compacted, too_old=self._too_old, chunk=_REPLAY_CHUNK)
 
     # -- compaction --------------------------------------------------------------------
 
