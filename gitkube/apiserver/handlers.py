@@ -116,7 +116,8 @@ async def _patch(request: web.Request, ri: RequestInfo, registry: reg.Registry) 
         created.setdefault("metadata", {})["name"] = name
         return await registry.create(info, ri.namespace, created, opts)
 
-    result = await registry.mutate(info, ri.namespace, name, mutate, opts, create_if_missing=create)
+    # apply_patch and server_side_apply never modify the live object: no copy for them.
+    result = await registry.mutate(info, ri.namespace, name, mutate, opts, create_if_missing=create, copy_live=False)
     return _render(request, ri, result.object, 201 if result.created else 200, result.warnings)
 
 
@@ -160,7 +161,7 @@ async def handle(request: web.Request, ri: RequestInfo, registry: reg.Registry) 
         assert ri.name is not None
         opts = write_options(request, ri)
         obj = await codec.read_object(request)
-        result = await registry.mutate(ri.info, ri.namespace, ri.name, lambda _live: obj, opts)
+        result = await registry.mutate(ri.info, ri.namespace, ri.name, lambda _live: obj, opts, copy_live=False)
         return codec.json_response(result.object, 200, warnings=result.warnings)
     if ri.verb == "patch":
         return await _patch(request, ri, registry)
