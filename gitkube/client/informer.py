@@ -6,13 +6,17 @@ resourceVersion. A 410 Gone re-lists and reconciles the cache (emitting the adds
 and deletes the gap hid); a broken stream re-watches from the last seen revision, with
 backoff. Handlers run synchronously in the informer task and must only enqueue keys.
 
-Reads (``get``, ``list``) never touch the network. Objects in the cache are shared: callers
-deep-copy before mutating. Used by controllers, the scheduler, the node agent and the proxy.
+Reads (``get``, ``list``, ``by_index``) never touch the network. Objects in the cache are
+shared: callers deep-copy before mutating. ``list(namespace)`` reads a built-in per-namespace
+index; ``add_indexer`` adds named indices (client-go's Indexers), e.g. pods by the uid of
+their controller, so a controller's sync reads its own objects instead of scanning them all.
+Used by controllers, the scheduler, the node agent and the proxy.
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -21,11 +25,12 @@ from gitkube import errors
 from gitkube.api import scheme, selectors
 from gitkube.client.rest import Client
 
-__all__ = ["Handler", "Informer", "key_of"]
+__all__ = ["Handler", "IndexFunc", "Informer", "key_of"]
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
+IndexFunc = Callable[[Obj], list[str]]
 
 
 def key_of(obj: Obj) -> str:
@@ -53,6 +58,9 @@ class Informer:
         self.label_selector = label_selector
         self.field_selector = field_selector
         self._cache: dict[str, Obj] = {}
+        self._by_ns: dict[str | None, dict[str, Obj]] = {}
+        self._indexers: dict[str, IndexFunc] = {}
+        self._indices: dict[str, dict[str, dict[str, Obj]]] = {}
         self._handlers: list[Handler] = []
         self.synced = asyncio.Event()
         self.resource_version = ""
@@ -63,6 +71,50 @@ class Informer:
             if handler.on_add:
                 handler.on_add(obj)
 
+    def add_indexer(self, name: str, func: IndexFunc) -> None:
+        """Maintain the index ``name``: every cached object under each value ``func`` returns
+        for it. Adding an existing name again keeps the first function."""
+        if name in self._indexers:
+            return
+        self._indexers[name] = func
+        index: dict[str, dict[str, Obj]] = {}
+        self._indices[name] = index
+        for key, obj in self._cache.items():
+            for value in func(obj):
+                index.setdefault(value, {})[key] = obj
+
+    # -- cache maintenance ----------------------------------------------------------------
+
+    def _put(self, key: str, obj: Obj) -> Obj | None:
+        old = self._drop(key)
+        self._cache[key] = obj
+        self._by_ns.setdefault((obj.get("metadata") or {}).get("namespace"), {})[key] = obj
+        for name, func in self._indexers.items():
+            index = self._indices[name]
+            for value in func(obj):
+                index.setdefault(value, {})[key] = obj
+        return old
+
+    def _drop(self, key: str) -> Obj | None:
+        old = self._cache.pop(key, None)
+        if old is None:
+            return None
+        ns = (old.get("metadata") or {}).get("namespace")
+        bucket = self._by_ns.get(ns)
+        if bucket is not None:
+            bucket.pop(key, None)
+            if not bucket:
+                del self._by_ns[ns]
+        for name, func in self._indexers.items():
+            index = self._indices[name]
+            for value in func(old):
+                entries = index.get(value)
+                if entries is not None:
+                    entries.pop(key, None)
+                    if not entries:
+                        del index[value]
+        return old
+
     # -- reads --------------------------------------------------------------------------
 
     def get(self, namespace: str | None, name: str) -> Obj | None:
@@ -72,14 +124,24 @@ class Informer:
         return self._cache.get(key)
 
     def list(self, namespace: str | None = None, selector: selectors.LabelSelector | None = None) -> list[Obj]:
-        out = []
-        for obj in self._cache.values():
-            if namespace is not None and (obj.get("metadata") or {}).get("namespace") != namespace:
-                continue
-            if selector is not None and not selector.matches_object(obj):
-                continue
-            out.append(obj)
-        return out
+        if namespace is None:
+            objs = self._cache.values()
+        else:
+            bucket = self._by_ns.get(namespace)
+            if bucket is None:
+                return []
+            objs = bucket.values()
+        if selector is None:
+            return list(objs)
+        return [obj for obj in objs if selector.matches_object(obj)]
+
+    def by_index(self, name: str, value: str) -> builtins.list[Obj]:
+        """The cached objects the indexer ``name`` files under ``value`` (see ``add_indexer``)."""
+        try:
+            entries = self._indices[name].get(value)
+        except KeyError:
+            raise KeyError(f"informer {self.resource}: no indexer named {name!r}") from None
+        return list(entries.values()) if entries else []
 
     def __len__(self) -> int:
         return len(self._cache)
@@ -107,11 +169,10 @@ class Informer:
         fresh = {key_of(o): o for o in body.get("items") or []}
         for key, old in list(self._cache.items()):
             if key not in fresh:
-                del self._cache[key]
+                self._drop(key)
                 self._emit_delete(old)
         for key, obj in fresh.items():
-            previous = self._cache.get(key)
-            self._cache[key] = obj
+            previous = self._put(key, obj)
             if previous is None:
                 self._emit_add(obj)
             elif previous["metadata"].get("resourceVersion") != obj["metadata"].get("resourceVersion"):
@@ -121,11 +182,10 @@ class Informer:
     def _apply(self, event_type: str, obj: Obj) -> None:
         key = key_of(obj)
         if event_type == "DELETED":
-            old = self._cache.pop(key, None)
+            old = self._drop(key)
             self._emit_delete(old or obj)
             return
-        old = self._cache.get(key)
-        self._cache[key] = obj
+        old = self._put(key, obj)
         if old is None:
             self._emit_add(obj)
         else:

@@ -38,6 +38,9 @@ class Response:
         return json.loads(self.body) if self.body else None
 
 
+_TIMEOUTS: dict[float, aiohttp.ClientTimeout] = {}
+
+
 def _raise_for_status(status: int, body: bytes) -> None:
     if status < 400:
         return
@@ -93,12 +96,16 @@ class HTTPTransport:
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
+        limit = _TIMEOUTS.get(timeout)
+        if limit is None:
+            limit = _TIMEOUTS[timeout] = aiohttp.ClientTimeout(total=timeout)
         try:
-            async with self.session().request(method, path, params=dict(query or {}), data=body, headers=headers,
-                                              timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+            async with self.session().request(method, path, params=query or None, data=body, headers=headers,
+                                              timeout=limit) as resp:
                 data = await resp.read()
                 _raise_for_status(resp.status, data)
-                return Response(resp.status, data, dict(resp.headers))
+                # the reply's headers are immutable: kept as they are, not copied
+                return Response(resp.status, data, resp.headers)
         except aiohttp.ClientError as exc:
             raise errors.InternalError(f"cannot reach the API server at {self.base_url}: {exc}") from exc
 

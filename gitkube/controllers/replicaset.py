@@ -15,13 +15,13 @@ Started by :class:`gitkube.controllers.manager.ControllerManager`.
 from __future__ import annotations
 
 import asyncio
-import copy
 import datetime as dt
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from gitkube import errors
 from gitkube.api import meta, selectors
@@ -30,12 +30,14 @@ from gitkube.controllers.base import Controller, split_key
 
 __all__ = [
     "Expectations",
+    "PodFacts",
     "ReplicaSetController",
     "calculate_status",
     "is_pod_active",
     "is_pod_available",
     "is_pod_ready",
     "next_available_in",
+    "pod_facts",
     "pods_to_delete",
     "ready_time",
 ]
@@ -45,15 +47,36 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 BURST_REPLICAS = 500
+# Pod events that cannot unblock a creation or deletion (they only change the counts in the
+# status) are batched for this long, as kube-controller-manager's endpoint controllers batch
+# with --endpoint-updates-batch-period: one sync, one status write for a burst of readiness
+# changes instead of one per pod.
+STATUS_BATCH_PERIOD = 0.05
 _EXPECTATIONS_TTL = 300.0
 _DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 
 
 def _ready_condition(pod: Obj) -> Obj | None:
+    """The pod's Ready condition (the cached dict itself: read it, do not change it)."""
     for cond in (pod.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Ready":
-            return dict(cond)
+            return cond  # type: ignore[no-any-return]
     return None
+
+
+BY_CONTROLLER = "controllerUID"
+ORPHANS = "orphansByNamespace"
+
+
+def _controller_uid(obj: Obj) -> list[str]:
+    """Index function: the uid of the object's controller, if any."""
+    ref = meta.controller_ref(obj)
+    return [str(ref.get("uid"))] if ref is not None and ref.get("uid") else []
+
+
+def _orphan_namespace(obj: Obj) -> list[str]:
+    """Index function: the namespace of an object without a controller."""
+    return [str((obj.get("metadata") or {}).get("namespace"))] if meta.controller_ref(obj) is None else []
 
 
 def is_pod_ready(pod: Obj) -> bool:
@@ -96,6 +119,29 @@ def next_available_in(pods: list[Obj], min_ready_seconds: int, now: dt.datetime 
              for p in pods if is_pod_ready(p) and (since := ready_time(p)) is not None
              and not is_pod_available(p, min_ready_seconds, now)]
     return max(min(waits), 0.0) + 1.0 if waits else None
+
+
+class PodFacts(NamedTuple):
+    """What a ReplicaSet's sync reads of one pod, computed once per pod version."""
+
+    obj: Obj
+    active: bool
+    ready: bool
+    ready_since: float | None  # POSIX time the pod became Ready, if it is
+    labels: Mapping[str, str]
+    controller_uid: str | None
+
+
+def pod_facts(pod: Obj) -> PodFacts:
+    """The :class:`PodFacts` of ``pod`` (uncached)."""
+    cond = _ready_condition(pod)
+    ready = cond is not None and cond.get("status") == "True"
+    since = None
+    if ready and cond is not None and cond.get("lastTransitionTime"):
+        since = meta.parse_time(str(cond["lastTransitionTime"])).timestamp()
+    ref = meta.controller_ref(pod)
+    return PodFacts(pod, is_pod_active(pod), ready, since, meta.labels_of(pod),
+                    str(ref.get("uid")) if ref is not None and ref.get("uid") else None)
 
 
 @dataclass
@@ -188,17 +234,29 @@ class ReplicaSetController(Controller):
     api_version = "apps/v1"
 
     def __init__(self, client: Client, *, informers: dict[str, Informer] | None = None,
-                 burst_replicas: int = BURST_REPLICAS) -> None:
+                 burst_replicas: int = BURST_REPLICAS, status_batch_period: float = STATUS_BATCH_PERIOD) -> None:
         super().__init__(client, informers=informers)
         self.burst_replicas = burst_replicas
+        self.status_batch_period = status_batch_period
         self.expectations = Expectations()
         self.sets = self.informer("replicasets")
         self.pods = self.informer("pods")
-        self.sets.add_handler(Handler(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n),
+        self.pods.add_indexer(ORPHANS, _orphan_namespace)
+        self.sets.add_indexer(BY_CONTROLLER, _controller_uid)
+        # controller uid -> pod uid -> facts: every cached pod with a controller, kept by the
+        # pod handlers, so a sync reads its own pods' precomputed facts and scans nothing else.
+        self._owned: dict[str, dict[str, PodFacts]] = {}
+        self.sets.add_handler(Handler(on_add=self.enqueue, on_update=self._set_updated,
                                       on_delete=self._set_deleted))
-        self.pods.add_handler(Handler(on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted))
+        self.pods.add_handler(Handler(on_add=self._on_pod_add, on_update=self._on_pod_update,
+                                      on_delete=self._on_pod_delete))
 
     # -- handlers (enqueue only) ----------------------------------------------------------
+
+    def _set_updated(self, old: Obj, new: Obj) -> None:
+        """Re-sync unless only the status changed (mostly this controller's own write)."""
+        if _without_status(old) != _without_status(new):
+            self.enqueue(new)
 
     def _set_deleted(self, rs: Obj) -> None:
         self.expectations.forget(key_of(rs))
@@ -221,6 +279,48 @@ class ReplicaSetController(Controller):
             if not sel.empty and sel.matches(labels):
                 self.enqueue(rs)
 
+    # pod facts bookkeeping, then the enqueue logic
+
+    def _track(self, pod: Obj) -> tuple[PodFacts | None, PodFacts]:
+        """Record the facts of ``pod``'s current version; returns (previous, current)."""
+        facts = pod_facts(pod)
+        uid = str(pod["metadata"].get("uid"))
+        previous = self._untrack(pod)  # the same version again (a re-list): nothing changed
+        if facts.controller_uid is not None:
+            self._owned.setdefault(facts.controller_uid, {})[uid] = facts
+        return previous, facts
+
+    def _untrack(self, pod: Obj) -> PodFacts | None:
+        owner = _controller_uid(pod)
+        bucket = self._owned.get(owner[0]) if owner else None
+        if bucket is None:
+            return None
+        previous = bucket.pop(str(pod["metadata"].get("uid")), None)
+        if not bucket:
+            del self._owned[owner[0]]
+        return previous
+
+    def _on_pod_add(self, pod: Obj) -> None:
+        self._track(pod)
+        self._pod_added(pod)
+
+    def _on_pod_update(self, old: Obj, new: Obj) -> None:
+        previous = self._untrack(old)
+        _, current = self._track(new)
+        if (previous is not None and not new["metadata"].get("deletionTimestamp")
+                and previous.controller_uid == current.controller_uid and previous.labels == current.labels
+                and previous.active == current.active):
+            if (previous.ready, previous.ready_since) != (current.ready, current.ready_since):
+                key = self._owner_key(new)
+                if key is not None:  # only the status counts change: batched
+                    self.queue.add_after(key, self.status_batch_period)
+            return  # else e.g. a binding, or a status write that leaves it (not) ready: nothing to do
+        self._pod_updated(old, new)
+
+    def _on_pod_delete(self, pod: Obj) -> None:
+        self._untrack(pod)
+        self._pod_deleted(pod)
+
     def _pod_added(self, pod: Obj) -> None:
         if pod["metadata"].get("deletionTimestamp"):
             self._pod_deleted(pod)
@@ -228,7 +328,7 @@ class ReplicaSetController(Controller):
         key = self._owner_key(pod)
         if key is not None:
             self.expectations.creation_observed(key)
-            self.queue.add(key)
+            self._enqueue_batched(key)
         elif meta.controller_ref(pod) is None:
             self._enqueue_matching(pod)
 
@@ -240,7 +340,7 @@ class ReplicaSetController(Controller):
         if old_key and old_key != new_key:
             self.queue.add(old_key)
         if new_key:
-            self.queue.add(new_key)
+            self._enqueue_batched(new_key)
         elif meta.controller_ref(new) is None and (meta.labels_of(old) != meta.labels_of(new) or old_key):
             self._enqueue_matching(new)
 
@@ -248,7 +348,14 @@ class ReplicaSetController(Controller):
         key = self._owner_key(pod)
         if key is not None:
             self.expectations.deletion_observed(key, key_of(pod))
+            self._enqueue_batched(key)
+
+    def _enqueue_batched(self, key: str) -> None:
+        """Sync now if the set waits for nothing more (it may act), else within the batch period."""
+        if self.expectations.satisfied(key):
             self.queue.add(key)
+        else:
+            self.queue.add_after(key, self.status_batch_period)
 
     # -- sync -----------------------------------------------------------------------------
 
@@ -260,41 +367,46 @@ class ReplicaSetController(Controller):
             return
         needs_sync = self.expectations.satisfied(key)
         selector = selectors.from_label_selector_spec((rs.get("spec") or {}).get("selector"))
-        active = [p for p in self.pods.list(ns) if is_pod_active(p)]
-        pods = await self._claim_pods(rs, selector, active)
+        # Only this set's pods and the orphans can be claimed: nothing else is looked at.
+        owned = self._owned.get(str(rs["metadata"]["uid"]))
+        active = [f for f in owned.values() if f.active] if owned else []
+        active += [pod_facts(p) for p in self.pods.by_index(ORPHANS, str(ns)) if is_pod_active(p)]
+        claimed = await self._claim_pods(rs, selector, active)
+        pods = [f.obj for f in claimed]
         failure: errors.APIError | None = None
         diff = len(pods) - _replicas(rs)
         if needs_sync and not rs["metadata"].get("deletionTimestamp"):
             failure = await self._manage_replicas(key, rs, pods, diff)
-        status = calculate_status(rs, pods, failure, diff)
+        status = _status_of(rs, claimed, failure, diff)
         await self._write_status(rs, status)
-        if failure is None:
+        if failure is None and _min_ready(rs) > 0:
             wait = next_available_in(pods, _min_ready(rs))
             if wait is not None:
                 self.queue.add_after(key, wait)
         if failure is not None:
             raise failure
 
-    async def _claim_pods(self, rs: Obj, selector: selectors.LabelSelector, pods: list[Obj]) -> list[Obj]:
+    async def _claim_pods(self, rs: Obj, selector: selectors.LabelSelector, pods: list[PodFacts]) -> list[PodFacts]:
         uid = rs["metadata"]["uid"]
         deleting = bool(rs["metadata"].get("deletionTimestamp"))
-        claimed: list[Obj] = []
-        for pod in pods:
-            ref = meta.controller_ref(pod)
-            matches = not selector.empty and selector.matches(meta.labels_of(pod))
-            if ref is not None:
-                if ref.get("uid") != uid:
+        matcher = _matcher(selector)
+        claimed: list[PodFacts] = []
+        for facts in pods:
+            owner_uid = facts.controller_uid
+            matches = matcher(facts.labels)
+            if owner_uid is not None:
+                if owner_uid != uid:
                     continue
                 if matches:
-                    claimed.append(pod)
+                    claimed.append(facts)
                 elif not deleting:
-                    await self._release(rs, pod)
+                    await self._release(rs, facts.obj)
                 continue
-            if deleting or not matches or pod["metadata"].get("deletionTimestamp"):
+            if deleting or not matches or facts.obj["metadata"].get("deletionTimestamp"):
                 continue
-            adopted = await self._adopt(rs, pod)
+            adopted = await self._adopt(rs, facts.obj)
             if adopted is not None:
-                claimed.append(adopted)
+                claimed.append(pod_facts(adopted))
         return claimed
 
     def _owner_ref(self, rs: Obj) -> Obj:
@@ -347,9 +459,9 @@ class ReplicaSetController(Controller):
         if owner is None:
             return own
         ns = rs["metadata"]["namespace"]
-        siblings = {s["metadata"]["uid"] for s in self.sets.list(ns)
-                    if (meta.controller_ref(s) or {}).get("uid") == owner.get("uid")}
-        return [p for p in self.pods.list(ns) if (meta.controller_ref(p) or {}).get("uid") in siblings]
+        siblings = {s["metadata"]["uid"] for s in self.sets.by_index(BY_CONTROLLER, str(owner.get("uid")))
+                    if s["metadata"].get("namespace") == ns}
+        return [f.obj for uid in siblings for f in (self._owned.get(str(uid)) or {}).values()]
 
     async def _create_in_batches(self, rs: Obj, count: int) -> tuple[int, errors.APIError | None]:
         """controller.slowStartBatch: batches of 1, 2, 4 ... stopping at the first failure."""
@@ -365,7 +477,8 @@ class ReplicaSetController(Controller):
         return created, None
 
     def _pod_from_template(self, rs: Obj) -> Obj:
-        template = copy.deepcopy((rs.get("spec") or {}).get("template") or {})
+        # Shared with the cache, not copied: the object is only serialised.
+        template = (rs.get("spec") or {}).get("template") or {}
         tm = template.get("metadata") or {}
         md: Obj = {"generateName": f"{rs['metadata']['name']}-", "namespace": rs["metadata"]["namespace"],
                    "ownerReferences": [self._owner_ref(rs)]}
@@ -400,22 +513,16 @@ class ReplicaSetController(Controller):
         return None
 
     async def _write_status(self, rs: Obj, status: Obj) -> None:
+        """PUT the status without a resourceVersion precondition (the controller owns the
+        status and computes all of it; the cache often lags its own last write, which
+        would make a precondition fail for nothing), pinned to the set's uid."""
         if (rs.get("status") or {}) == status:
             return
-        fresh = copy.deepcopy(rs)
-        for _ in range(2):
-            fresh["status"] = status
-            try:
-                await self.client.update_status("replicasets", fresh)
-                return
-            except errors.Conflict:
-                fresh = await self.client.get("replicasets", rs["metadata"]["name"], rs["metadata"]["namespace"])
-                if fresh["metadata"].get("uid") != rs["metadata"]["uid"]:
-                    return
-            except errors.NotFound:
-                return
-        fresh["status"] = status
-        await self.client.update_status("replicasets", fresh)
+        md = {k: v for k, v in rs["metadata"].items() if k not in ("resourceVersion", "managedFields")}
+        try:
+            await self.client.update_status("replicasets", {**rs, "metadata": md, "status": status})
+        except (errors.Conflict, errors.NotFound):
+            return  # replaced by a set of the same name, or gone
 
 
 def _replicas(rs: Obj) -> int:
@@ -427,16 +534,42 @@ def _min_ready(rs: Obj) -> int:
     return int((rs.get("spec") or {}).get("minReadySeconds") or 0)
 
 
+def _without_status(obj: Obj) -> Obj:
+    md = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in ("resourceVersion", "managedFields")}
+    return {**{k: v for k, v in obj.items() if k != "status"}, "metadata": md}
+
+
+def _matcher(selector: selectors.LabelSelector) -> Callable[[Mapping[str, str]], bool]:
+    """``selector.matches`` (False for the empty selector), as a subset test for the usual
+    matchLabels-only selector."""
+    if selector.empty:
+        return lambda _labels: False
+    if all(r.operator == "=" for r in selector.requirements):
+        wanted = {r.key: r.values[0] for r in selector.requirements}.items()
+        return lambda labels: wanted <= labels.items()
+    return selector.matches
+
+
 def calculate_status(rs: Obj, pods: list[Obj], failure: errors.APIError | None, diff: int,
                      now: dt.datetime | None = None) -> Obj:
     """The ReplicaSet status for its claimed active pods, as calculateStatus writes it
     (zero counts omitted, as Go's ``omitempty`` does)."""
+    return _status_of(rs, [pod_facts(p) for p in pods], failure, diff, now)
+
+
+def _status_of(rs: Obj, views: list[PodFacts], failure: errors.APIError | None, diff: int,
+               now: dt.datetime | None = None) -> Obj:
     template_labels = ((((rs.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {})
     min_ready = _min_ready(rs)
-    fully = sum(1 for p in pods if template_labels.items() <= meta.labels_of(p).items())
-    ready = sum(1 for p in pods if is_pod_ready(p))
-    available = sum(1 for p in pods if is_pod_available(p, min_ready, now))
-    status: Obj = {"replicas": len(pods)}
+    wanted = template_labels.items()
+    fully = sum(1 for f in views if wanted <= f.labels.items())
+    ready = sum(1 for f in views if f.ready)
+    if min_ready <= 0:
+        available = ready
+    else:
+        limit = (now or dt.datetime.now(dt.UTC)).timestamp() - min_ready
+        available = sum(1 for f in views if f.ready and f.ready_since is not None and f.ready_since < limit)
+    status: Obj = {"replicas": len(views)}
     for name, value in (("fullyLabeledReplicas", fully), ("readyReplicas", ready), ("availableReplicas", available),
                         ("observedGeneration", int(rs["metadata"].get("generation") or 0))):
         if value:
