@@ -149,7 +149,7 @@ class APIServer:
         # In-process components (controllers, scheduler, node agent, proxy) use a private
         # Unix socket: real HTTP, no TLS, guarded by the 0700 data dir and 0600 socket.
         self.socket_path.unlink(missing_ok=True)
-        unix = web.UnixSite(self._runner, str(self.socket_path))
+        unix = web.UnixSite(self._runner, str(self.socket_path), backlog=1024)
         await unix.start()
         os.chmod(self.socket_path, 0o600)
         if self.port == 0:

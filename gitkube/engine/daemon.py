@@ -24,12 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
+
 from gitkube import errors
 from gitkube.api.objectkey import ObjectKey
 from gitkube.client import Client, EventRecorder
 from gitkube.gitsource.repo import CommitInfo
 from gitkube.manifests import ParseCache
-from gitkube.plan import Desired, FieldChange, Plan, render_text, stamp
+from gitkube.plan import Desired, FieldChange, Plan, render_brief, stamp
 from gitkube.sync import applier
 from gitkube.sync.progress import Event, ProgressLog
 from gitkube.sync.releases import EngineState, Release, ReleaseLog
@@ -80,6 +82,8 @@ class Engine:
         self._drift = DriftWatcher(client, lambda: self.desired, self._on_drift, lambda: self._busy)
         self._log_waiters = asyncio.Condition()
         self._baseline: Baseline | None = None
+        self._interrupted: Release | None = None  # a sync the API failed under, to redo
+        self._backoff = 1.0
         self._affected: set[ObjectKey] | None = None
 
     # -- triggers -------------------------------------------------------------------------------
@@ -101,12 +105,15 @@ class Engine:
                 reasons, self._reasons = self._reasons, []
                 try:
                     await self._step(reasons[-1] if reasons else "start")
-                except errors.GitkubeError as exc:
-                    log.error("sync step failed: %s", exc)
-                    self.sync_state, self.message = "Unknown", str(exc)
-                except (OSError, ConnectionError) as exc:
-                    log.error("sync step failed, will retry: %s", exc)
-                    await asyncio.sleep(2)
+                    self._backoff = 1.0
+                except (errors.GitkubeError, OSError, aiohttp.ClientError) as exc:
+                    # The API could not be read or written (a restart, a timeout, a refused
+                    # connection): not the commit's fault. Retry, with backoff, under the same
+                    # release record (see _sync), which stays Progressing meanwhile.
+                    log.error("sync step failed, retrying in %.0fs: %s", self._backoff, exc)
+                    self.message = f"retrying in {self._backoff:.0f}s: {exc}"
+                    await asyncio.sleep(self._backoff)
+                    self._backoff = min(self._backoff * 2, 60.0)
                     self.trigger("retry")
         finally:
             await self._drift.stop()
@@ -124,7 +131,11 @@ class Engine:
             except errors.SourceError as exc:
                 await self.releases.finish(release, "Failed", f"interrupted, and the commit is unreadable: {exc}")
                 return
-            await self.sync(info, trigger="resume", release=release)
+            try:
+                await self.sync(info, trigger="resume", release=release)
+            except (errors.GitkubeError, OSError, aiohttp.ClientError) as exc:
+                log.error("the resumed sync failed, retrying: %s", exc)  # _sync kept it to redo
+                self.trigger("retry")
 
     def _target(self) -> tuple[str | None, str]:
         head = self.source.head()
@@ -154,6 +165,10 @@ class Engine:
                 self.sync_state = "Synced"
             return
         info = self.source.repo.resolve(target)
+        if self._interrupted is not None and self._interrupted.commit == target:
+            release, self._interrupted = self._interrupted, None
+            await self.sync(info, trigger="retry", release=release)
+            return
         await self.sync(info, trigger=reason)
 
     async def _load_desired(self, commit: str) -> None:
@@ -246,19 +261,29 @@ class Engine:
         release = await self.releases.start(release)
         self.sync_state, self.message = "Progressing", f"syncing {short}"
         try:
-            prepared = await self._plan(info.sha, allow_empty=self.settings.allow_empty)
+            return await self._carry_out(info, trigger, release, hold, plog)
         except errors.Rejected as exc:
             return await self._refused(release, plog, exc.problems)
         except errors.SourceError as exc:
             return await self._refused(release, plog, [str(exc)])
+        except (errors.GitkubeError, OSError, aiohttp.ClientError) as exc:
+            self._interrupted = release
+            plog.emit("retry", f"sync of {short} interrupted, will retry: {exc}", commit=info.sha)
+            await plog.close()
+            raise
+
+    async def _carry_out(self, info: CommitInfo, trigger: str, release: Release, hold: bool,
+                         plog: ProgressLog) -> Release:
+        short = info.sha[:12]
+        prepared = await self._plan(info.sha, allow_empty=self.settings.allow_empty)
         if prepared.problems:
             return await self._refused(release, plog, prepared.problems)
         plan = prepared.plan
         release.changes = _changes(plan)
         await self.releases.update(release)
-        plog.emit("plan", render_text(plan, color=False), plan=_summary(plan))
+        plog.emit("plan", render_brief(plan), plan=_summary(plan))
         result = await run_plan(self.client, plan, plog, timeout=self.settings.rollout_timeout,
-                                wait=self.settings.wait, check_all=trigger == "resume",
+                                wait=self.settings.wait, check_all=trigger in ("resume", "retry"),
                                 on_inventory=self._save_inventory)
         if result.ok:
             self.state.commit = self.state.healthy = info.sha

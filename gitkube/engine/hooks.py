@@ -4,10 +4,11 @@
 (installed by ``gitkube.gitsource.hosted``); what they print reaches the pusher's terminal as
 ``remote:`` lines, over the file, ssh and smart HTTP transports alike.
 
-- pre-receive plans the pushed commit of the tracked branch (its objects are still in git's
-  quarantine, which the hook's environment points at) with the same pipeline as ``gitkube diff``
-  and exits 1, refusing the whole push, when pre-flight rejects it. With no daemon running it
-  still runs the local checks (YAML, schema, duplicates).
+- pre-receive checks the pushed commit of the tracked branch (its objects are still in git's
+  quarantine, which the hook's environment points at) with ``pipeline.preflight``: every manifest
+  validated, the objects of changed files dry-run against the server, the planner's refusals; it
+  exits 1, refusing the whole push, when anything is rejected. With no daemon running it still
+  runs the local checks (YAML, schema, duplicates).
 - post-receive follows the daemon's sync of the new commit and prints the plan, the rollout and
   the outcome (Synced, or RolledBack and why).
 
@@ -30,7 +31,7 @@ from gitkube.client import Client, from_kubeconfig
 from gitkube.gitsource.repo import GitRepo
 from gitkube.manifests import ParseCache
 
-from .pipeline import load_desired, prepare
+from .pipeline import load_desired, preflight
 
 __all__ = ["ENGINE_CONFIG", "run_hook", "write_engine_config"]
 
@@ -80,8 +81,8 @@ async def _pre_receive(data_dir: Path, new: str, config: dict[str, Any], out: Te
     try:
         if client is None:
             raise aiohttp.ClientConnectionError("no kubeconfig")
-        prepared = await prepare(repo, new, client, path=config.get("path", ""), cache=cache,
-                                 kustomize=config.get("kustomize"), allow_empty=bool(config.get("allow_empty")))
+        checked = await preflight(repo, new, client, path=config.get("path", ""), cache=cache,
+                                  kustomize=config.get("kustomize"), allow_empty=bool(config.get("allow_empty")))
     except errors.Rejected as exc:
         _say(out, f"push refused: {new[:12]} does not pass pre-flight:")
         _say(out, "\n".join(f"  {p}" for p in exc.problems))
@@ -101,15 +102,12 @@ async def _pre_receive(data_dir: Path, new: str, config: dict[str, Any], out: Te
     finally:
         if client is not None:
             await client.close()
-    if prepared.problems:
+    if checked.problems:
         _say(out, f"push refused: {new[:12]} does not pass pre-flight:")
-        _say(out, "\n".join(f"  {p}" for p in prepared.problems))
+        _say(out, "\n".join(f"  {p}" for p in checked.problems))
         return 1
-    counts = {"create": 0, "update": 0, "unchanged": 0}
-    for change in prepared.plan.changes:
-        counts[change.action] = counts.get(change.action, 0) + 1
-    _say(out, f"pre-flight passed: {counts['create']} to create, {counts['update']} to update, "
-              f"{len(prepared.plan.prune)} to delete, {counts['unchanged']} unchanged")
+    _say(out, f"pre-flight passed: {len(checked.manifests)} objects valid, {checked.checked} changed "
+              "object(s) accepted by the server's dry run")
     return 0
 
 
@@ -125,8 +123,9 @@ async def _post_receive(data_dir: Path, new: str, config: dict[str, Any], out: T
         async for line in transport.stream_lines("/gitkube/v1/follow", query={"commit": new, "wait": f"{wait:g}"}):
             event = json.loads(line)
             _say(out, str(event.get("message", "")))
-    except (aiohttp.ClientError, OSError) as exc:
-        _say(out, f"the daemon is not reachable ({exc.__class__.__name__}); it syncs {new[:12]} when it is back")
+    except (aiohttp.ClientError, aiohttp.http_exceptions.HttpProcessingError, OSError) as exc:
+        _say(out, f"lost the daemon's progress stream ({exc.__class__.__name__}); `gitkube status` and "
+                  f"`gitkube history` show how the sync of {new[:12]} ends")
     except errors.APIError as exc:
         _say(out, f"cannot follow the sync of {new[:12]}: {exc}")
     finally:

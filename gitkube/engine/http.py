@@ -28,9 +28,8 @@ from aiohttp import web
 
 from gitkube import errors
 from gitkube.gitsource import http_backend
-from gitkube.health import Health
 from gitkube.sync.progress import ProgressLog
-from gitkube.sync.waiter import check
+from gitkube.sync.waiter import check_many
 
 from .daemon import Engine
 from .revert import write_revert
@@ -87,16 +86,10 @@ class EngineHTTP:
 
     async def _status(self) -> dict[str, Any]:
         status = self.engine.status()
-        keys = sorted(self.engine.desired)[:500]
-        gate = asyncio.Semaphore(16)
-
-        async def one(key: Any) -> Health:
-            async with gate:
-                return await check(self.engine.client, key)
-
-        healths = await asyncio.gather(*(one(k) for k in keys))
-        status["health"] = [{"object": str(k), "status": h.status, "message": h.message}
-                            for k, h in zip(keys, healths, strict=True)]
+        keys = sorted(self.engine.desired)
+        healths = await check_many(self.engine.client, keys)
+        status["health"] = [{"object": str(k), "status": healths[k].status, "message": healths[k].message}
+                            for k in keys]
         return status
 
     async def _rollback(self, request: web.Request, rev: str, revert: bool) -> web.StreamResponse:

@@ -11,6 +11,7 @@ when any of them refuses: :class:`Prepared.problems` is then non-empty.
 from __future__ import annotations
 
 import asyncio
+import posixpath
 import subprocess
 import tarfile
 import tempfile
@@ -23,12 +24,14 @@ from gitkube.api.objectkey import ObjectKey
 from gitkube.client import Client
 from gitkube.gitsource.repo import CommitInfo, GitRepo
 from gitkube.manifests import Manifest, ParseCache, load
-from gitkube.plan import Desired, Plan, make_plan
+from gitkube.manifests.select import KUSTOMIZATION_FILES
+from gitkube.plan import Change, Desired, Plan, make_plan, stamp
+from gitkube.plan.order import sync_wave
 from gitkube.sync import applier
 from gitkube.sync.releases import EngineState, ReleaseLog
 from gitkube.sync.resources import read_live
 
-__all__ = ["Prepared", "RepoTree", "load_desired", "prepare"]
+__all__ = ["Preflight", "Prepared", "RepoTree", "load_desired", "preflight", "prepare"]
 
 
 class RepoTree:
@@ -94,3 +97,52 @@ async def prepare(repo: GitRepo, rev: str, client: Client, *, path: str = "", ca
     if server_dry_run and not problems:
         problems += await applier.dry_run(client, plan.changes)
     return Prepared(commit, manifests, plan, state, problems)
+
+
+@dataclass
+class Preflight:
+    commit: CommitInfo
+    manifests: list[Manifest]
+    checked: int                      # objects dry-run against the server
+    problems: list[str] = field(default_factory=list)
+
+
+async def preflight(repo: GitRepo, rev: str, client: Client, *, path: str = "", cache: ParseCache | None = None,
+                    kustomize: str | None = None, allow_empty: bool = False,
+                    log: ReleaseLog | None = None) -> Preflight:
+    """The pre-receive hook's check: what would make the sync of ``rev`` refuse, without planning.
+
+    Every manifest is loaded and validated; the objects of files changed since the commit last
+    applied (all of them on a first push, and every kustomize-rendered one) are dry-run against the
+    server; the planner's own refusals (invalid sync waves, an empty desired set) are checked on the
+    whole set. Unlike :func:`prepare` it reads no other live objects and compares nothing, so a push
+    to a large repository is not held up by a full plan - the daemon makes that plan right after.
+    Raises ``ManifestError`` for bad manifests, ``SourceError`` for git problems."""
+    commit = repo.resolve(rev)
+    manifests = await asyncio.to_thread(load_desired, repo, commit.sha, path=path, cache=cache, kustomize=kustomize)
+    if cache is not None:
+        await asyncio.to_thread(cache.save)
+    state = await (log or ReleaseLog(client)).state()
+    problems: list[str] = []
+    for m in manifests:
+        _, wave_problem = sync_wave(m.obj)
+        if wave_problem:
+            problems.append(f"{m.source}: {m.key}: {wave_problem}")
+    if not manifests and state.inventory and not allow_empty:
+        problems.append(f"the desired set is empty: refusing to prune {len(state.inventory)} objects "
+                        "(pass --allow-empty to delete them)")
+    changed: set[str] | None = None
+    if state.commit:
+        try:
+            changed = await asyncio.to_thread(repo.changed_paths, state.commit, commit.sha)
+        except errors.SourceError:
+            changed = None  # the applied commit is not in this repository: check everything
+    todo = [m for m in manifests if changed is None or m.source.file in changed
+            or posixpath.basename(m.source.file) in KUSTOMIZATION_FILES]
+    namespaces = [m.key for m in todo if m.key.kind == "Namespace" and m.key.group == ""]
+    existing = await read_live(client, namespaces) if namespaces else {}
+    changes = [Change(m.key, "create" if m.key.kind == "Namespace" and m.key not in existing else "update", 0,
+                      stamp(m.obj, str(m.source)), None, [], "", str(m.source)) for m in todo]
+    if not problems:
+        problems += await applier.dry_run(client, changes)
+    return Preflight(commit, manifests, len(todo), problems)

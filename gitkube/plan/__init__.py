@@ -23,7 +23,7 @@ from gitkube.plan.model import (
     FieldChange,
     Plan,
 )
-from gitkube.plan.render import render_text
+from gitkube.plan.render import render_brief, render_text
 
 __all__ = [
     "FIELD_MANAGER",
@@ -38,6 +38,7 @@ __all__ = [
     "Plan",
     "make_plan",
     "object_diff",
+    "render_brief",
     "render_text",
     "source_path",
     "stamp",

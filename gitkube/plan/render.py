@@ -86,3 +86,19 @@ def render_text(plan: Plan, *, color: bool) -> str:
     total = totals_line(plan)
     lines.append(total if not plan.in_sync else f"{total} (in sync)")
     return "\n".join(lines) + "\n"
+
+
+def render_brief(plan: Plan, *, limit: int = 50) -> str:
+    """:func:`render_text` for plans of up to ``limit`` changed objects; for larger ones the totals
+    and the count per kind and action only (a push of 10,000 new objects should not stream
+    10,000 diffs to the pusher's terminal; ``gitkube diff`` shows them all)."""
+    changed = [c for c in (*plan.changes, *plan.prune) if c.action != "unchanged"]
+    if len(changed) <= limit:
+        return render_text(plan, color=False)
+    per_kind: dict[tuple[str, str], int] = {}
+    for change in changed:
+        per_kind[(change.action, change.key.group_kind)] = per_kind.get((change.action, change.key.group_kind), 0) + 1
+    lines = [f"{count:>6} to {action} {kind}" for (action, kind), count in sorted(per_kind.items())]
+    lines.append(f"({len(changed)} objects change: `gitkube diff` shows each one)")
+    lines.append(totals_line(plan))
+    return "\n".join(lines) + "\n"

@@ -1,16 +1,23 @@
 """Wait until the objects of one wave are healthy, or say why they are not.
 
-Each object is read through the API with what its health check needs (a Deployment's
-ReplicaSets and pods, a Service's Endpoints) and judged by ``gitkube.health``. The wait ends when
-all are Healthy, at once when one is Degraded (a crash loop, ProgressDeadlineExceeded: waiting
-longer cannot help), or at the deadline (``--rollout-timeout``). Polling a handful of objects a
-few times a second is cheaper and simpler than a watch per kind, and cannot miss a state.
+Each round reads the objects still waited for through the API, with what their health checks
+need (a Deployment's ReplicaSets and pods, a Service's Endpoints), and judges them with
+``gitkube.health``. The wait ends when all are Healthy, at once when one is Degraded (a crash
+loop, ProgressDeadlineExceeded: waiting longer cannot help), or at the deadline
+(``--rollout-timeout``). Objects found Healthy leave the round, as ``kubectl rollout status``
+stops watching a finished rollout.
+
+Reads are batched so that a wave of thousands of objects costs a handful of requests per round:
+one LIST per kind (a GET each when there are only a few), one LIST of pods, ReplicaSets and
+Endpoints when many objects need them, and rounds further apart for large waves - the waiter
+shares the API server with the controllers doing the rollout and must not starve them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,12 +27,13 @@ from gitkube.api import selectors
 from gitkube.api.objectkey import ObjectKey
 from gitkube.client import Client
 from gitkube.health import Health, Related, assess, needs
-from gitkube.sync.resources import read_one
+from gitkube.sync.resources import read_live, read_one
 
-__all__ = ["WaitResult", "check", "wait_healthy"]
+__all__ = ["WaitResult", "check", "check_many", "poll_interval", "wait_healthy"]
 
 Obj = dict[str, Any]
 POLL = 0.25
+BULK = 8  # more objects than this needing related objects: list them once per round
 
 
 @dataclass
@@ -35,22 +43,30 @@ class WaitResult:
     reason: str = ""
 
 
-async def _related(client: Client, key: ObjectKey, obj: Obj) -> Related:
-    wanted = needs(key)
-    related = Related()
-    if not wanted:
-        return related
-    ns = key.namespace or None
-    selector = ""
+def poll_interval(waiting: int) -> float:
+    """0.25 s for a few objects, up to 2 s for thousands."""
+    return min(2.0, POLL + waiting / 2000)
+
+
+def _selector(obj: Obj) -> selectors.LabelSelector | None:
     spec_selector = (obj.get("spec") or {}).get("selector")
     if isinstance(spec_selector, dict) and ("matchLabels" in spec_selector or "matchExpressions" in spec_selector):
-        selector = str(selectors.from_label_selector_spec(spec_selector))
-    elif isinstance(spec_selector, dict) and spec_selector:  # a Service's plain map
-        selector = ",".join(f"{k}={v}" for k, v in sorted(spec_selector.items()))
-    if "pods" in wanted and selector:
-        related.pods = list((await client.list("pods", ns, label_selector=selector)).get("items") or [])
-    if "replicasets" in wanted and selector:
-        related.replicasets = list((await client.list("replicasets", ns, label_selector=selector)).get("items") or [])
+        return selectors.from_label_selector_spec(spec_selector)
+    if isinstance(spec_selector, dict) and spec_selector:  # a Service's plain map
+        return selectors.parse_label_selector(",".join(f"{k}={v}" for k, v in sorted(spec_selector.items())))
+    return None
+
+
+async def _related_one(client: Client, key: ObjectKey, obj: Obj) -> Related:
+    wanted = needs(key)
+    related = Related()
+    ns = key.namespace or None
+    selector = _selector(obj)
+    text = str(selector) if selector is not None else ""
+    if "pods" in wanted and text:
+        related.pods = list((await client.list("pods", ns, label_selector=text)).get("items") or [])
+    if "replicasets" in wanted and text:
+        related.replicasets = list((await client.list("replicasets", ns, label_selector=text)).get("items") or [])
     if "endpoints" in wanted:
         try:
             related.endpoints = await client.get("endpoints", key.name, ns)
@@ -59,31 +75,96 @@ async def _related(client: Client, key: ObjectKey, obj: Obj) -> Related:
     return related
 
 
+class _Bulk:
+    """Pods, ReplicaSets and Endpoints listed once, matched per object locally."""
+
+    def __init__(self) -> None:
+        self.pods: dict[str, list[Obj]] = defaultdict(list)
+        self.replicasets: dict[str, list[Obj]] = defaultdict(list)
+        self.endpoints: dict[tuple[str, str], Obj] = {}
+
+    @classmethod
+    async def load(cls, client: Client, wanted: set[str]) -> _Bulk:
+        bulk = cls()
+        for resource, index in (("pods", bulk.pods), ("replicasets", bulk.replicasets)):
+            if resource in wanted:
+                for item in (await client.list(resource)).get("items") or []:
+                    index[str((item.get("metadata") or {}).get("namespace") or "")].append(item)
+        if "endpoints" in wanted:
+            for item in (await client.list("endpoints")).get("items") or []:
+                meta = item.get("metadata") or {}
+                bulk.endpoints[(str(meta.get("namespace") or ""), str(meta.get("name") or ""))] = item
+        return bulk
+
+    def related(self, key: ObjectKey, obj: Obj) -> Related:
+        wanted = needs(key)
+        related = Related()
+        selector = _selector(obj)
+        if selector is not None and not selector.empty:
+            if "pods" in wanted:
+                related.pods = [p for p in self.pods.get(key.namespace, ()) if selector.matches_object(p)]
+            if "replicasets" in wanted:
+                related.replicasets = [r for r in self.replicasets.get(key.namespace, ())
+                                       if selector.matches_object(r)]
+        if "endpoints" in wanted:
+            related.endpoints = self.endpoints.get((key.namespace, key.name))
+        return related
+
+
 async def check(client: Client, key: ObjectKey) -> Health:
     obj = await read_one(client, key)
     if obj is None:
         return assess(None)
-    return assess(obj, related=await _related(client, key, obj))
+    return assess(obj, related=await _related_one(client, key, obj))
+
+
+async def check_many(client: Client, keys: list[ObjectKey]) -> dict[ObjectKey, Health]:
+    """The health of every key, with a bounded number of requests."""
+    live = await read_live(client, keys)
+    needing = [k for k in keys if k in live and needs(k)]
+    out: dict[ObjectKey, Health] = {}
+    if len(needing) > BULK:
+        wanted = set().union(*(needs(k) for k in needing))
+        bulk = await _Bulk.load(client, wanted)
+        for key in keys:
+            obj = live.get(key)
+            out[key] = assess(obj, related=bulk.related(key, obj) if obj is not None else None)
+        return out
+    gate = asyncio.Semaphore(8)
+
+    async def one(key: ObjectKey) -> None:
+        obj = live.get(key)
+        if obj is None:
+            out[key] = assess(None)
+            return
+        async with gate:
+            related = await _related_one(client, key, obj) if needs(key) else None
+        out[key] = assess(obj, related=related)
+
+    await asyncio.gather(*(one(k) for k in keys))
+    return out
 
 
 async def wait_healthy(client: Client, keys: list[ObjectKey], *, timeout: float,
                        on_change: Callable[[ObjectKey, Health], None] | None = None) -> WaitResult:
     deadline = time.monotonic() + timeout
     last: dict[ObjectKey, Health] = {}
+    pending = list(keys)
     while True:
-        results = await asyncio.gather(*(check(client, k) for k in keys))
-        current = dict(zip(keys, results, strict=True))
+        current = await check_many(client, pending)
         for key, health in current.items():
             if on_change is not None and last.get(key) != health:
                 on_change(key, health)
-        last = current
+        last.update(current)
         degraded = [(k, h) for k, h in current.items() if h.status == "Degraded"]
         if degraded:
-            return WaitResult(False, current, "; ".join(f"{k}: {h.message}" for k, h in degraded))
-        waiting = [(k, h) for k, h in current.items() if h.status not in ("Healthy", "Suspended")]
-        if not waiting:
-            return WaitResult(True, current)
+            return WaitResult(False, last, "; ".join(f"{k}: {h.message}" for k, h in degraded))
+        pending = [k for k in pending if current[k].status not in ("Healthy", "Suspended")]
+        if not pending:
+            return WaitResult(True, last)
         if time.monotonic() >= deadline:
-            detail = "; ".join(f"{k}: {h.status}: {h.message}" for k, h in waiting)
-            return WaitResult(False, current, f"not healthy after {timeout:.0f}s: {detail}")
-        await asyncio.sleep(POLL)
+            shown = pending[:10]
+            detail = "; ".join(f"{k}: {last[k].status}: {last[k].message}" for k in shown)
+            more = f" (and {len(pending) - len(shown)} more)" if len(pending) > len(shown) else ""
+            return WaitResult(False, last, f"not healthy after {timeout:.0f}s: {detail}{more}")
+        await asyncio.sleep(poll_interval(len(pending)))
