@@ -1,6 +1,7 @@
 """GitOps engine benchmarks (issue 4), against real ``gitkube up`` daemons and real git; prints JSON.
 
     PYTHONPATH=. python bench/bench_gitops.py [--only sync|pod] [--objects 10000] [--rounds 7]
+                                              [--rollout-timeout DURATION]
 
 ``sync`` (one daemon, ``--no-local-node``): a generated repository of N objects (1/4 Deployments
 with replicas 0, 1/4 Services without selector, 1/4 ConfigMaps, 1/4 Secrets with stringData, one
@@ -9,14 +10,20 @@ over the file transport. Measured in this one run:
 
 - ``csafeloader_parse_s``: ``yaml.load_all(..., Loader=yaml.CSafeLoader)`` over the same files,
   already in memory, nothing else (the issue's yardstick);
-- ``initial_sync_s``: push start → the ``Synced`` line the post-receive hook relays;
+- ``initial_sync_s``: push start → the daemon's ``Synced`` event (its console, i.e. its log file);
+  if the engine gives up on a sync with ``sync step failed`` (it then neither retries nor finishes
+  the release), the bench triggers a sync and counts it in ``initial_sync_manual_retries``;
+- ``daemon_settle_s``: then until the daemon is at rest (< 15% CPU for 3 s), before the diffs;
 - ``cold_diff_s``: ``gitkube diff`` as a subprocess with the parse cache file removed (must exit 0),
   ``cold_diff_inprocess_s``: ``prepare()`` in this process with ``ParseCache(None)``;
 - ``warm_diff_s``: the same with the cache file present, plus an in-process breakdown and a
   cProfile top-15 of one warm in-process run;
 - ``one_file_commit_to_plan_s``: after a warm run, one changed file committed, ``prepare()`` timed
-  (the daemon's situation: parse cache in memory); then the daemon's own push → ``Plan:`` line;
-- ``daemon_rss_mb``: the daemon process's RSS once it holds the N objects.
+  (the daemon's situation: parse cache in memory); then three one-file pushes, each timed from
+  push start to the pre-receive verdict, the daemon's ``syncing``/``Plan:``/``Synced`` events and
+  the hook's lines (``daemon_one_file_push_*``);
+- ``daemon_rss_mb``: the daemon process's RSS once it holds the N objects (``daemon_rss_end_mb``:
+  after all the above).
 
 ``pod`` (a second daemon with a local node): a one-replica Deployment serving HTTP with a readiness
 probe; each round changes an env var, commits, pushes, and polls the API every 20 ms until the new
@@ -151,45 +158,68 @@ def gitkube(*args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
 
 @dataclass
 class Push:
-    """A ``git push`` whose stderr lines are time-stamped (seconds since the push started)."""
+    """A ``git push`` whose stderr lines, and the daemon's console lines (its log file), are
+    time-stamped in seconds since the push started."""
 
     proc: subprocess.Popen[bytes]
     started: float
     lines: list[tuple[float, str]] = field(default_factory=list)
-    reader: threading.Thread | None = None
+    daemon_lines: list[tuple[float, str]] = field(default_factory=list)
+    threads: list[threading.Thread] = field(default_factory=list)
+    done: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
-    def start(cls, work: Path, remote: Path) -> Push:
+    def start(cls, work: Path, remote: Path, daemon_log: Path) -> Push:
+        offset = daemon_log.stat().st_size
         started = time.perf_counter()
         proc = subprocess.Popen(["git", "push", str(remote), "HEAD:main"], cwd=work, env=ENV,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         push = cls(proc, started)
-        push.reader = threading.Thread(target=push._read, daemon=True)
-        push.reader.start()
+        push.threads = [threading.Thread(target=push._read, daemon=True),
+                        threading.Thread(target=push._tail, args=(daemon_log, offset), daemon=True)]
+        for thread in push.threads:
+            thread.start()
         return push
+
+    def _split(self, pending: bytes, chunk: bytes, into: list[tuple[float, str]]) -> bytes:
+        now = time.perf_counter() - self.started
+        *done, rest = (pending + chunk).replace(b"\r", b"\n").split(b"\n")
+        into.extend((now, line.decode(errors="replace").strip()) for line in done if line.strip())
+        return rest
 
     def _read(self) -> None:
         assert self.proc.stderr is not None
         pending = b""
         while chunk := os.read(self.proc.stderr.fileno(), 65536):
-            now = time.perf_counter() - self.started
-            pending += chunk
-            *done, pending = pending.replace(b"\r", b"\n").split(b"\n")
-            self.lines.extend((now, line.decode(errors="replace")) for line in done if line.strip())
-        if pending.strip():
-            self.lines.append((time.perf_counter() - self.started, pending.decode(errors="replace")))
+            pending = self._split(pending, chunk, self.lines)
+        self._split(pending, b"\n", self.lines)
+
+    def _tail(self, path: Path, offset: int) -> None:
+        pending = b""
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            while not self.done.is_set():
+                chunk = fh.read()
+                if chunk:
+                    pending = self._split(pending, chunk, self.daemon_lines)
+                else:
+                    time.sleep(0.002)
 
     def wait(self, timeout: float = 1800) -> float:
         rc = self.proc.wait(timeout=timeout)
         end = time.perf_counter() - self.started
-        assert self.reader is not None
-        self.reader.join(10)
+        self.threads[0].join(10)
         if rc != 0:
+            self.finish()
             raise RuntimeError(f"git push exited {rc}:\n" + "\n".join(text for _, text in self.lines[-40:]))
         return end
 
-    def first(self, needle: str) -> float | None:
-        return next((t for t, text in self.lines if needle in text), None)
+    def finish(self) -> None:
+        self.done.set()
+        self.threads[1].join(10)
+
+    def first(self, needle: str, daemon: bool = False) -> float | None:
+        return next((t for t, text in (self.daemon_lines if daemon else self.lines) if needle in text), None)
 
 
 # -- the generated repository -------------------------------------------------------------------
@@ -333,34 +363,62 @@ def profile_top(profile: cProfile.Profile, sort: str, n: int = 15) -> list[str]:
 # -- the N-object benchmark -----------------------------------------------------------------------
 
 
-def _history(data: Path) -> list[dict[str, Any]]:
-    _, proc = gitkube("history", "--data-dir", str(data), "-o", "json", "--limit", "5")
-    if proc.returncode != 0:
-        raise RuntimeError(f"gitkube history exited {proc.returncode}: {proc.stderr}")
-    rows: list[dict[str, Any]] = json.loads(proc.stdout)
-    return rows
+def api(daemon: Daemon, method: str, path: str) -> Any:
+    """One call to the daemon's HTTPS API with the admin token (what ``gitkube history`` does)."""
+    token = yaml.safe_load((daemon.data / "kubeconfig").read_text())["users"][0]["user"]["token"]
+    ctx = ssl.create_default_context(cafile=str(daemon.data / "pki" / "ca.crt"))
+    ctx.check_hostname = False
+    req = urllib.request.Request(f"https://127.0.0.1:{daemon.port}{path}", method=method,
+                                 headers={"Authorization": f"Bearer {token}"}, data=b"{}" if method == "POST" else None)
+    with urllib.request.urlopen(req, context=ctx, timeout=30) as resp:
+        return json.loads(resp.read() or b"null")
 
 
-def push_and_sync(work: Path, data: Path, sha: str, timeout: float = 1800) -> dict[str, Any]:
-    """Push HEAD, follow the hooks' output, and confirm with ``gitkube history`` that ``sha`` Synced."""
-    push = Push.start(work, data / "repo.git")
-    push_exit = push.wait(timeout)
-    synced = push.first(f"Synced {sha[:12]}")
-    deadline = time.monotonic() + timeout
-    while True:
-        top = _history(data)[0]
-        if top["commit"] == sha and top["outcome"] != "Progressing":
-            break
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{sha[:12]} not synced: {top}")
-        time.sleep(0.5)
-    if top["outcome"] != "Synced":
-        raise RuntimeError(f"{sha[:12]} ended {top['outcome']}: {top.get('reason')}")
-    if synced is None:  # the hook stopped following: history's record is the only witness left
-        synced = time.perf_counter() - push.started
-    return {"synced_s": synced, "push_exit_s": push_exit, "preflight_s": push.first("pre-flight passed"),
-            "plan_line_s": push.first("Plan:"), "daemon_duration_s": top.get("duration"),
-            "tail": [text.strip() for _, text in push.lines[-6:]]}
+def push_and_sync(work: Path, daemon: Daemon, sha: str, timeout: float = 1800, retries: int = 5) -> dict[str, Any]:
+    """Push HEAD, follow the hooks' and the daemon's output until the release log says ``sha``
+    Synced. Times are seconds since the push started.
+
+    When the daemon logs ``sync step failed`` the engine leaves the release Progressing and does not
+    retry by itself: the bench then asks for a sync (``POST /gitkube/v1/sync``), up to ``retries``
+    times, and reports every such failure and retry.
+    """
+    push = Push.start(work, daemon.data / "repo.git", daemon.log_path)
+    failures: list[str] = []
+    try:
+        push_exit = push.wait(timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            mine = [r for r in api(daemon, "GET", "/gitkube/v1/history?limit=10") if r["commit"] == sha]
+            if mine and mine[0]["outcome"] in ("Synced", "Failed", "RolledBack"):
+                break
+            seen = [text for _, text in push.daemon_lines if "sync step failed:" in text]  # not "…, will retry"
+            if len(seen) > len(failures):
+                failures += seen[len(failures):]
+                if len(failures) > retries:
+                    raise RuntimeError(f"{sha[:12]}: the sync failed {len(failures)} times: {failures[-1]}")
+                api(daemon, "POST", "/gitkube/v1/sync")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{sha[:12]} not synced after {timeout:.0f}s: {mine[:1]}")
+            time.sleep(0.2)
+        observed = time.perf_counter() - push.started
+    finally:
+        push.finish()
+    done = mine[0]
+    synced = push.first(f"Synced {sha[:12]}", True) or push.first(f"Synced {sha[:12]}") or observed
+    return {"outcome": done["outcome"], "reason": (done.get("reason") or "")[:600], "synced_s": synced,
+            "ended_s": observed, "push_exit_s": push_exit, "preflight_passed_line_s": push.first("pre-flight passed"),
+            "hook_plan_line_s": push.first("Plan:"), "daemon_sync_start_s": push.first(f"syncing {sha[:12]}", True),
+            "daemon_plan_event_s": push.first("Plan:", True), "daemon_synced_event_s": push.first("Synced", True),
+            "hook_synced_line_s": push.first(f"Synced {sha[:12]}"), "history_duration_s": done.get("duration"),
+            "engine_failures_retried": [f[:400] for f in failures], "tail": [text[:400] for _, text in push.lines[-6:]],
+            "daemon_timeline": [(round(t, 2), text[:160]) for t, text in push.daemon_lines if text.startswith(_MILESTONES)]}
+
+
+_MILESTONES = ("gitkube: syncing", "gitkube: wave", "gitkube: Synced", "gitkube: RolledBack", "Plan:", "gitkube: Failed")
+
+
+def _rounded(values: list[float | None]) -> list[float | None]:
+    return [round(v, 3) if v is not None else None for v in values]
 
 
 def _diff_subprocess(work: Path, data: Path) -> tuple[float, int, str]:
@@ -368,7 +426,7 @@ def _diff_subprocess(work: Path, data: Path) -> tuple[float, int, str]:
     return seconds, proc.returncode, (proc.stdout[-1500:] + proc.stderr[-1500:])
 
 
-def bench_sync(tmp: Path, objects: int, result: dict[str, Any]) -> None:
+def bench_sync(tmp: Path, objects: int, result: dict[str, Any], rollout_timeout: str) -> None:
     """Fill ``result`` as the numbers come (a failure part-way keeps the ones measured)."""
     work, data = tmp / "work", tmp / "data"
     work.mkdir(parents=True)
@@ -377,16 +435,24 @@ def bench_sync(tmp: Path, objects: int, result: dict[str, Any]) -> None:
     parse = csafeloader_parse(files)
     result["csafeloader_parse_s"] = round(min(parse), 3)
     result["csafeloader_parse_samples_s"] = [round(s, 3) for s in parse]
-    daemon = start_daemon(data, ["--no-local-node", "--service-cidr", "127.93.0.0/16"])
+    args = ["--no-local-node", "--service-cidr", "127.93.0.0/16"]
+    args += ["--rollout-timeout", rollout_timeout] if rollout_timeout else []
+    result["daemon_args"] = args
+    daemon = start_daemon(data, args)
     try:
         proc = psutil.Process(daemon.proc.pid)
         result["daemon_rss_idle_mb"] = round(proc.memory_info().rss / 2**20, 1)
         head = git(work, "rev-parse", "HEAD")
-        first = push_and_sync(work, data, head)
-        result["initial_sync_s"] = round(first["synced_s"], 2)
+        first = push_and_sync(work, daemon, head)
+        result["initial_sync_outcome"] = first["outcome"]
+        result["initial_sync_s"] = round(first["synced_s"], 2) if first["outcome"] == "Synced" else None
+        result["initial_sync_manual_retries"] = len(first["engine_failures_retried"])
         result["initial_sync_detail"] = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in first.items()}
-        time.sleep(1.0)
         result["daemon_rss_mb"] = round(proc.memory_info().rss / 2**20, 1)
+        # The controllers may still be catching up (a failed sync leaves them work): measure the
+        # diffs against a daemon at rest, as a user running `gitkube diff` later would.
+        result["daemon_settle_s"] = settle(proc)
+        result["daemon_rss_settled_mb"] = round(proc.memory_info().rss / 2**20, 1)
 
         cache_file = data / "cache" / "manifests.cache"
         startup, _ = gitkube("--version")
@@ -434,10 +500,18 @@ def bench_sync(tmp: Path, objects: int, result: dict[str, Any]) -> None:
         result["warm_diff_profile_tottime_top15"] = profile_top(profile, "tottime")
         result["warm_diff_profile_cumulative_top15"] = profile_top(profile, "cumulative")
 
-        one_file_changes(work, data, files, cache_file, proc, result)
+        one_file_changes(work, daemon, files, cache_file, proc, result)
     finally:
         stop_daemon(daemon)
         reap_shims(data)
+
+
+def settle(proc: psutil.Process, limit: float = 900.0) -> float:
+    """Seconds until the daemon has used under 15% of a core for three seconds in a row."""
+    start, calm = time.perf_counter(), 0
+    while calm < 3 and time.perf_counter() - start < limit:
+        calm = calm + 1 if proc.cpu_percent(interval=1.0) < 15 else 0
+    return round(time.perf_counter() - start, 1)
 
 
 def _change(files: list[Path], round_: int) -> None:
@@ -448,8 +522,9 @@ def _change(files: list[Path], round_: int) -> None:
     path.write_text("\n".join([*lines[:at], f"  changed: round-{round_}", *lines[at:]]) + "\n")
 
 
-def one_file_changes(work: Path, data: Path, files: list[Path], cache_file: Path, proc: psutil.Process,
+def one_file_changes(work: Path, daemon: Daemon, files: list[Path], cache_file: Path, proc: psutil.Process,
                      out: dict[str, Any]) -> None:
+    data = daemon.data
     _, _, cache = prepare_timed(work, data, cache_file)  # the warm run: its cache stays in memory
     samples = []
     for r in range(3):
@@ -469,14 +544,12 @@ def one_file_changes(work: Path, data: Path, files: list[Path], cache_file: Path
     pushes = []
     for r in range(3):
         _change(files, 100 + r)
-        sha = commit(work, f"one file pushed, round {r}")
-        pushes.append(push_and_sync(work, data, sha, timeout=600))
-    out["daemon_push_to_plan_line_s"] = [round(p["plan_line_s"], 3) if p["plan_line_s"] else None for p in pushes]
-    out["daemon_push_to_preflight_passed_s"] = [round(p["preflight_s"], 3) if p["preflight_s"] else None
-                                                for p in pushes]
-    out["daemon_push_to_synced_s"] = [round(p["synced_s"], 3) for p in pushes]
-    out["daemon_push_exit_s"] = [round(p["push_exit_s"], 3) for p in pushes]
-    out["daemon_sync_duration_s"] = [p["daemon_duration_s"] for p in pushes]
+        pushes.append(push_and_sync(work, daemon, commit(work, f"one file pushed, round {r}"), timeout=600))
+    out["daemon_one_file_push_outcomes"] = [p["outcome"] for p in pushes]
+    for name in ("preflight_passed_line_s", "daemon_sync_start_s", "daemon_plan_event_s", "hook_plan_line_s",
+                 "daemon_synced_event_s", "hook_synced_line_s", "push_exit_s", "history_duration_s"):
+        out[f"daemon_one_file_push_{name}"] = _rounded([p[name] for p in pushes])
+    out["daemon_one_file_push_engine_failures_retried"] = [p["engine_failures_retried"] for p in pushes]
     out["daemon_rss_end_mb"] = round(proc.memory_info().rss / 2**20, 1)
 
 
@@ -565,24 +638,34 @@ def bench_pod(tmp: Path, rounds: int, result: dict[str, Any]) -> None:
         git(work, "config", "user.name", "Bench")
         (work / "namespace.yaml").write_text(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {POD_NS}\n")
         (work / "web.yaml").write_text(web_deployment("v0"))
-        first = push_and_sync(work, data, commit(work, "web v0"), timeout=180)
+        first = push_and_sync(work, daemon, commit(work, "web v0"), timeout=180)
+        if first["outcome"] != "Synced":
+            raise RuntimeError(f"the first deploy ended {first['outcome']}: {first['reason']}")
         _wait(lambda: _ready_pod_with(core, "v0"), 60, "v0 Ready")
         result["first_deploy_synced_s"] = round(first["synced_s"], 3)
         samples: list[float] = []
         synced: list[float | None] = []
+        noticed: list[float | None] = []
+        planned: list[float | None] = []
         for r in range(1, rounds + 1):
             version = f"v{r}"
             (work / "web.yaml").write_text(web_deployment(version))
             sha = commit(work, f"web {version}")
-            push = Push.start(work, data / "repo.git")
-            _wait(lambda v=version: _ready_pod_with(core, v), 120, f"{version} Ready")
-            samples.append(time.perf_counter() - push.started)
-            push.wait(300)
+            push = Push.start(work, data / "repo.git", daemon.log_path)
+            try:
+                _wait(lambda v=version: _ready_pod_with(core, v), 120, f"{version} Ready")
+                samples.append(time.perf_counter() - push.started)
+                push.wait(300)
+            finally:
+                push.finish()
             synced.append(push.first(f"Synced {sha[:12]}"))
+            noticed.append(push.first(f"syncing {sha[:12]}", True))
+            planned.append(push.first("Plan:", True))
             result.update(rounds=r, commit_to_pod_ready_samples_s=[round(s, 3) for s in samples])
         result.update(commit_to_pod_ready_p50_s=round(statistics.median(samples), 3),
                       commit_to_pod_ready_max_s=round(max(samples), 3),
-                      push_to_synced_line_s=[round(s, 3) if s is not None else None for s in synced])
+                      push_to_synced_line_s=_rounded(synced), push_to_daemon_sync_start_s=_rounded(noticed),
+                      push_to_daemon_plan_event_s=_rounded(planned))
     finally:
         stop_daemon(daemon)
         reap_shims(data)
@@ -597,7 +680,7 @@ def section(result: dict[str, Any]) -> Iterator[None]:
     try:
         yield
     except Exception as exc:  # noqa: BLE001 - a benchmark reports what broke and goes on
-        result["error"] = f"{type(exc).__name__}: {exc}"[-4000:]
+        result["error"] = f"{type(exc).__name__}: {exc}"[:3000]
 
 
 def main() -> None:
@@ -605,17 +688,23 @@ def main() -> None:
     parser.add_argument("--only", choices=["", "sync", "pod"], default="")
     parser.add_argument("--objects", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rollout-timeout", default="", help="passed to the sync daemon [default: its own, 120s]")
     args = parser.parse_args()
     result: dict[str, Any] = {"cpus": os.cpu_count(), "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+    started = time.perf_counter()
+    dirty = git(ROOT, "status", "--porcelain", "--", "gitkube").splitlines()
+    result["code"] = {"head": git(ROOT, "rev-parse", "--short", "HEAD"), "uncommitted": [line.split(maxsplit=1)[-1] for line in dirty]}
     with tempfile.TemporaryDirectory(prefix="bench-gitops-") as tmp:
         if args.only in ("", "sync"):
             result["sync"] = {}
             with section(result["sync"]):
-                bench_sync(Path(tmp) / "sync", args.objects, result["sync"])
+                bench_sync(Path(tmp) / "sync", args.objects, result["sync"], args.rollout_timeout)
         if args.only in ("", "pod"):
             result["pod"] = {}
             with section(result["pod"]):
                 bench_pod(Path(tmp) / "pod", args.rounds, result["pod"])
+    result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["wall_s"] = round(time.perf_counter() - started, 1)
     result["goals"] = {"cold_over_csafeloader": 1.5, "warm_diff_s": 0.5, "one_file_commit_to_plan_s": 0.1,
                        "commit_to_pod_ready_p50_s": 1.0, "daemon_rss_mb": 250}
     print(json.dumps(result, indent=2))
