@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from deepdiff import DeepDiff
 
 from gitkube.api.fieldsv1 import canonical_json
 from gitkube.api.typed import to_field_set
@@ -169,6 +168,10 @@ _OPS = {
 
 
 def _field_changes(have: Any, want: Any, secret: bool) -> list[FieldChange]:
+    # Imported here: deepdiff pulls in numpy and pydantic (~0.3 s), which only a plan that has
+    # changes needs - not the pre-receive hook, not an in-sync diff.
+    from deepdiff import DeepDiff
+
     tree = DeepDiff(have, want, view="tree", ignore_numeric_type_changes=True)
     out: list[FieldChange] = []
     for report, levels in tree.items():
