@@ -84,26 +84,47 @@ class GarbageCollector:
             self._queued.add(key)
             self._queue.put_nowait(key)
 
-    def _react(self, key: str, obj: dict[str, Any] | None, prev: dict[str, Any] | None) -> None:
-        """Enqueue whatever a change may have made actionable."""
-        self._enqueue(key)
-        subject = obj or prev
+    def _react(self, key: str, obj: dict[str, Any] | None, old: dict[str, Any] | None) -> None:
+        """Enqueue whatever a change may have made actionable. ``old`` is the indexed object
+        before the change (None when it is new); a write that touches neither ownership nor
+        deletion state (a status update) enqueues nothing."""
+        subject = obj or old
         if subject is None:
             return
-        uid = subject["metadata"].get("uid", "")
-        for dep in list(self._dependents.get(uid, ())):
-            self._enqueue(dep)
-        for ref in subject["metadata"].get("ownerReferences") or []:
+        sm = subject["metadata"]
+        om = old["metadata"] if old is not None else None
+        nm = obj["metadata"] if obj is not None else None
+        deletion_changed = (
+            om is None or nm is None
+            or om.get("deletionTimestamp") != nm.get("deletionTimestamp")
+            or om.get("finalizers") != nm.get("finalizers")
+        )
+        refs_changed = om is None or nm is None or om.get("ownerReferences") != nm.get("ownerReferences")
+        if nm is not None and (deletion_changed or refs_changed or nm.get("deletionTimestamp")):
+            self._enqueue(key)
+        if deletion_changed:
+            # an owner appeared, went, or changed its deletion state: its dependents re-check
+            for dep in list(self._dependents.get(sm.get("uid", ""), ())):
+                self._enqueue(dep)
+        owner_refs = list(sm.get("ownerReferences") or [])
+        if om is not None and nm is not None and refs_changed:
+            owner_refs += om.get("ownerReferences") or []
+        for ref in owner_refs:
             owner_key = self._uid_key.get(ref.get("uid", ""))
-            if owner_key:  # an owner waiting in foreground deletion re-checks its dependents
+            if owner_key and self._terminating(owner_key):
+                # an owner waiting in foreground deletion re-checks its dependents
                 self._enqueue(owner_key)
         parsed = _parse_key(key)
-        if obj is None and parsed and parsed[0] is _NS_INFO:
+        if parsed is None or parsed[1] is None:
             return
-        if parsed and parsed[1] is not None:
-            # a namespaced object changed: its namespace may be waiting to finish.
-            assert _NS_INFO is not None
-            self._enqueue(scheme.storage_key(_NS_INFO, None, parsed[1]))
+        assert _NS_INFO is not None
+        ns_key = scheme.storage_key(_NS_INFO, None, parsed[1])
+        if self._terminating(ns_key):  # a namespace waiting to finish re-checks what is left
+            self._enqueue(ns_key)
+
+    def _terminating(self, key: str) -> bool:
+        indexed = self._objects.get(key)
+        return indexed is not None and bool(indexed["metadata"].get("deletionTimestamp"))
 
     # -- loop ----------------------------------------------------------------------------
 
@@ -124,19 +145,38 @@ class GarbageCollector:
                 self.synced.set()
                 worker = asyncio.create_task(self._work())
                 try:
-                    async for event in self.store.watch("/registry/", listed.revision):
-                        if event.type == "DELETED":
-                            self._index(event.key, None)
-                            self._react(event.key, None, event.object)
-                        else:
-                            self._index(event.key, event.object)
-                            self._react(event.key, event.object, event.prev_object)
+                    await self._follow(listed.revision)
                 finally:
                     worker.cancel()
                 return
             except errors.Gone:
                 log.info("garbage collector watch expired; re-listing")
                 continue
+
+    async def _follow(self, since: int) -> None:
+        """Index and react to every change after ``since``. On a store with a shared change
+        feed (``watch_changes``) the objects are the feed's shared decodes, which the
+        collector only reads: no private copy per change, and no previous object decoded."""
+        watch_changes = getattr(self.store, "watch_changes", None)
+        if watch_changes is None:
+            async for event in self.store.watch("/registry/", since):
+                self._apply(event.type, event.key, event.object)
+            return
+        feed = watch_changes("/registry/", since)
+        try:
+            async for change in feed:
+                self._apply(change.type, change.key, change.object)
+        finally:
+            await feed.aclose()
+
+    def _apply(self, event_type: str, key: str, obj: dict[str, Any]) -> None:
+        old = self._objects.get(key)
+        if event_type == "DELETED":
+            self._index(key, None)
+            self._react(key, None, old if old is not None else obj)
+        else:
+            self._index(key, obj)
+            self._react(key, obj, old)
 
     @staticmethod
     def _key_of(obj: dict[str, Any]) -> str | None:
