@@ -16,7 +16,6 @@ Called by ``handlers``.
 from __future__ import annotations
 
 import asyncio
-import copy
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -270,7 +269,7 @@ async def _bind(request: web.Request, ri: RequestInfo, registry: reg.Registry) -
     key = scheme.storage_key(pods, ri.namespace, name)
     for _ in range(16):
         live = await registry.get(pods, ri.namespace, name)
-        new = bind(copy.deepcopy(live))
+        new = bind(reg.clone(live))
         if opts.dry_run:
             break
         try:

@@ -21,8 +21,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from gitkube.api.schema import schema_for
+from gitkube.api.schema import Schema, schema_for
 from gitkube.api.scheme import by_kind
+from gitkube.api.typed import compare
 from gitkube.apiserver.patch.apply_managed import (
     Managed,
     ManagerKey,
@@ -34,6 +35,7 @@ from gitkube.apiserver.patch.apply_managed import (
     strip_meta,
     update_ownership,
 )
+from gitkube.apiserver.patch.apply_raw import update_entries, usable
 
 __all__ = ["is_reset_managed_fields", "manager_or_user_agent", "track_update"]
 
@@ -79,6 +81,11 @@ def track_update(
     requested_present = "managedFields" in meta
     requested = meta.pop("managedFields", None)
 
+    if isinstance(stored, list) and usable(stored) and (subresource or not requested_present or requested == stored):
+        if _track_stored(old, new, meta, stored, manager=manager, api_version=api_version, kind=kind, now=now,
+                         subresource=subresource, node=node):
+            return
+
     source = stored
     if subresource:
         managed = _decode_or_empty(stored)
@@ -117,6 +124,36 @@ def track_update(
     encoded = encode_managed_fields(result)
     if encoded:
         meta["managedFields"] = encoded
+
+
+def _track_stored(old: dict[str, Any] | None, new: dict[str, Any], meta: dict[str, Any], stored: list[dict[str, Any]],
+                  *, manager: str, api_version: str, kind: str, now: str, subresource: str,
+                  node: Schema | None) -> bool:
+    """:func:`track_update` when the stored entries stand (the usual write): only the entries the
+    change reaches are decoded (:mod:`.apply_raw`). False when it cannot tell (malformed keys)."""
+    info = by_kind(api_version, kind)
+    ignored = ignored_fields(info is not None and info.has_status, subresource)
+    cmp = compare(_without_managed_fields(old), new, node).exclude(ignored)
+    if all(strip_meta(s).empty() for s in (cmp.added, cmp.modified, cmp.removed)):
+        meta["managedFields"] = _clone(stored)
+        return True
+    mine = strip_meta(cmp.modified.union(cmp.added).difference(cmp.removed).recursive_difference(ignored))
+    writer = ManagerKey(manager, "Update", api_version, subresource)
+    try:
+        entries = update_entries(stored, cmp.modified.union(cmp.added), cmp.removed, mine, writer, now)
+    except ValueError:
+        return False
+    if entries:
+        meta["managedFields"] = entries
+    return True
+
+
+def _clone(value: Any) -> Any:
+    if type(value) is dict:
+        return {k: _clone(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_clone(v) for v in value]
+    return value
 
 
 def _decode_or_empty(entries: Any) -> Managed:
