@@ -68,9 +68,16 @@ async def run_plan(client: Client, plan: Plan, progress: ProgressLog, *, timeout
     waves = [w for w in plan.waves if check_all or any(c.action in ("create", "update") for c in w)]
     deferred: list[ObjectKey] = []
 
+    reported = 0
+
     def seen(key: ObjectKey, health: Health) -> None:
-        if health.status != "Healthy":
-            progress.emit("health", f"{key}: {health.status}: {health.message}", object=str(key),
+        # One line per object and state change, up to a limit per sync: a wave of thousands
+        # must not flood the pusher's terminal (the wave lines still say how it ends).
+        nonlocal reported
+        if health.status != "Healthy" and reported < DETAIL_LIMIT:
+            reported += 1
+            suffix = "" if reported < DETAIL_LIMIT else " (further health changes of this sync are not listed)"
+            progress.emit("health", f"{key}: {health.status}: {health.message}{suffix}", object=str(key),
                           status=health.status)
 
     for number, wave in enumerate(waves, 1):
