@@ -236,7 +236,7 @@ def history(kubeconfig: Path | None, data_dir: Path | None, limit: int, output: 
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("#", "COMMIT", "AUTHOR", "MESSAGE", "STARTED", "OUTCOME", "DURATION", "REASON", box=None)
+    table = Table("#", "COMMIT", "AUTHOR", "MESSAGE", "STARTED", "OUTCOME", "CHANGES", "DURATION", "REASON", box=None)
     colours = {"Synced": "green", "RolledBack": "yellow", "Failed": "red", "Progressing": "cyan"}
     for r in rows:
         colour = colours.get(r["outcome"], "white")
@@ -244,8 +244,10 @@ def history(kubeconfig: Path | None, data_dir: Path | None, limit: int, output: 
         if r.get("rolled_back_to"):
             reason = f"→ {r['rolled_back_to'][:12]}: {reason}"
         duration = f"{r['duration']:.1f}s" if r.get("duration") is not None else ""
+        n = r.get("counts") or {}
+        changes = f"+{n.get('create', 0)} ~{n.get('update', 0)} -{n.get('delete', 0)}" if n else ""
         table.add_row(str(r["number"]), r["commit"][:12], r.get("author", ""), r.get("message", "")[:50],
-                      r.get("started", ""), f"[{colour}]{r['outcome']}[/{colour}]", duration, reason[:80])
+                      r.get("started", ""), f"[{colour}]{r['outcome']}[/{colour}]", changes, duration, reason[:80])
     Console(highlight=False).print(table)
 
 

@@ -46,6 +46,7 @@ __all__ = ["Engine", "EngineSettings"]
 
 log = logging.getLogger("gitkube.engine")
 KEEP_LOGS = 20
+MAX_RECORDED = 500
 
 
 @dataclass
@@ -280,6 +281,7 @@ class Engine:
             return await self._refused(release, plog, prepared.problems)
         plan = prepared.plan
         release.changes = _changes(plan)
+        release.counts = _summary(plan)
         await self.releases.update(release)
         plog.emit("plan", render_brief(plan), plan=_summary(plan))
         result = await run_plan(self.client, plan, plog, timeout=self.settings.rollout_timeout,
@@ -396,8 +398,11 @@ class Engine:
 
 
 def _changes(plan: Plan) -> list[dict[str, str]]:
+    """The per-object changes a release record keeps: at most MAX_RECORDED (a record is one
+    ConfigMap, and Kubernetes caps those at 1 MiB); ``counts`` always has the totals."""
     out = [{"object": str(c.key), "action": c.action} for c in plan.changes if c.action != "unchanged"]
-    return out + [{"object": str(c.key), "action": "delete"} for c in plan.prune]
+    out += [{"object": str(c.key), "action": "delete"} for c in plan.prune]
+    return out[:MAX_RECORDED]
 
 
 def _summary(plan: Plan) -> dict[str, int]:

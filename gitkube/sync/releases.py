@@ -6,7 +6,8 @@ against the built-in control plane and a foreign cluster:
 
 - ``release-000042`` (label ``gitkube.io/release``): commit, author, message, trigger,
   started/finished, outcome (Progressing → Synced | Failed | RolledBack), reason, the per-object
-  changes (kind/namespace/name and the action; never values) and the duration. A record is
+  changes (kind/namespace/name and the action; never values; the first 500, with totals per
+  action) and the duration. A record is
   written when a sync starts and completed in place when it ends; one still ``Progressing`` after
   a restart is a sync the daemon was killed in, and is redone under the same number.
 - ``gitkube-state``: the commit last applied, the last healthy commit, a held commit (after
@@ -49,7 +50,8 @@ class Release:
     finished: str = ""
     outcome: str = "Progressing"
     reason: str = ""
-    changes: list[dict[str, str]] = field(default_factory=list)
+    changes: list[dict[str, str]] = field(default_factory=list)  # the first 500 changed objects
+    counts: dict[str, int] = field(default_factory=dict)         # create/update/delete/unchanged totals
     duration: float | None = None
     rolled_back_to: str = ""
 
