@@ -18,7 +18,7 @@ from gitkube.engine.pipeline import prepare
 from gitkube.gitsource.repo import GitRepo
 from gitkube.manifests import ParseCache
 from gitkube.sync.progress import ProgressLog
-from gitkube.sync.releases import Release, ReleaseLog
+from gitkube.sync.releases import ReleaseLog
 from gitkube.sync.syncer import run_plan
 from gitkube.testing import running_apiserver
 
@@ -158,21 +158,3 @@ async def test_server_dry_run_rejects_what_only_the_server_knows(tmp_path: Path,
         assert "selector" in prepared.problems[0]
         with pytest.raises(errors.NotFound):
             await client.get("deployments", "web", "default")
-
-
-async def test_release_log_round_trip(tmp_path: Path) -> None:
-    async with running_apiserver(tmp_path / "data") as (_, client):
-        log = ReleaseLog(client)
-        assert await log.entries() == [] and (await log.state()).commit == ""
-        one = await log.start(Release(0, "a" * 40, "Dev", "first", "push"))
-        await log.finish(one, "Synced")
-        two = await log.start(Release(0, "b" * 40, "Dev", "second", "push"))
-        await log.finish(two, "RolledBack", "crash loop")
-        entries = await log.entries()
-        assert [(r.number, r.outcome) for r in entries] == [(2, "RolledBack"), (1, "Synced")]
-        assert entries[0].reason == "crash loop" and entries[0].duration is not None
-        state = await log.state()
-        state.commit, state.inventory = "a" * 40, {ObjectKey("apps", "Deployment", "x", f"d{i}") for i in range(3000)}
-        await log.save_state(state)
-        loaded = await log.state()
-        assert loaded.commit == "a" * 40 and loaded.inventory == state.inventory
