@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gitkube.api import labels as well_known
+from gitkube.api.scheduling import matches_node_affinity, tolerates
 from gitkube.controllers.history import CONTROLLER_REVISION_HASH, controller_ref
 
 __all__ = [
@@ -70,70 +71,8 @@ def daemon_tolerations(pod_spec: Mapping[str, Any]) -> list[Obj]:
     return out
 
 
-def tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
-    """``v1.Toleration.ToleratesTaint``."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    return operator == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
-
-
 def _untolerated(taints: Iterable[Mapping[str, Any]], tolerations: list[Obj], effects: tuple[str, ...]) -> bool:
     return any(t.get("effect") in effects and not any(tolerates(tol, t) for tol in tolerations) for t in taints)
-
-
-def _match_requirement(req: Mapping[str, Any], values_of: Mapping[str, str]) -> bool:
-    key = str(req.get("key", ""))
-    op = req.get("operator")
-    values = [str(v) for v in req.get("values") or []]
-    present = key in values_of
-    value = values_of.get(key, "")
-    if op == "In":
-        return present and value in values
-    if op == "NotIn":
-        return not present or value not in values
-    if op == "Exists":
-        return present
-    if op == "DoesNotExist":
-        return not present
-    if op in ("Gt", "Lt") and present and len(values) == 1:
-        try:
-            have, want = int(value), int(values[0])
-        except ValueError:
-            return False
-        return have > want if op == "Gt" else have < want
-    return False
-
-
-def _match_term(term: Mapping[str, Any], node_name: str, node_labels: Mapping[str, str]) -> bool:
-    exprs = term.get("matchExpressions") or []
-    fields = term.get("matchFields") or []
-    if not exprs and not fields:
-        return False
-    if not all(_match_requirement(r, node_labels) for r in exprs):
-        return False
-    return all(r.get("key") == "metadata.name" and _match_requirement(r, {"metadata.name": node_name}) for r in fields)
-
-
-def matches_node_affinity(pod_spec: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
-    """``GetRequiredNodeAffinity(pod).Match(node)``: nodeSelector and required node affinity."""
-    node_meta = node.get("metadata") or {}
-    node_labels = {str(k): str(v) for k, v in (node_meta.get("labels") or {}).items()}
-    for k, v in (pod_spec.get("nodeSelector") or {}).items():
-        if node_labels.get(k) != v:
-            return False
-    required = (((pod_spec.get("affinity") or {}).get("nodeAffinity") or {})
-                .get("requiredDuringSchedulingIgnoredDuringExecution"))
-    if required is None:
-        return True
-    name = str(node_meta.get("name") or "")
-    return any(_match_term(t, name, node_labels) for t in required.get("nodeSelectorTerms") or [])
 
 
 def should_run(node: Mapping[str, Any], ds: Mapping[str, Any]) -> tuple[bool, bool]:

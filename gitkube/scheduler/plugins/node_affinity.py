@@ -5,7 +5,8 @@ A node fits when every nodeSelector label matches and, if
 ``requiredDuringSchedulingIgnoredDuringExecution`` is set, at least one of its
 nodeSelectorTerms matches: a term ANDs its ``matchExpressions`` (In, NotIn, Exists,
 DoesNotExist, Gt, Lt over labels) and ``matchFields`` (``metadata.name``); a term with
-neither matches nothing. The score sums the weights of the matching preferred terms,
+neither matches nothing (the predicates are :mod:`gitkube.api.scheduling`, shared with the
+DaemonSet controller). The score sums the weights of the matching preferred terms,
 normalized to 0..100. Registered by :mod:`gitkube.scheduler.registry`.
 """
 
@@ -14,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
+from gitkube.api import scheduling
+from gitkube.api.scheduling import match_requirement
 from gitkube.scheduler import framework
 from gitkube.scheduler.framework import CycleState, Status
 from gitkube.scheduler.nodeinfo import NodeInfo, PodInfo
@@ -26,45 +29,8 @@ ERR_REASON_POD = "node(s) didn't match Pod's node affinity/selector"
 Obj = dict[str, Any]
 
 
-def _int(text: str) -> int | None:
-    try:
-        return int(text)
-    except (TypeError, ValueError):
-        return None
-
-
-def match_requirement(req: Mapping[str, Any], values_of: Mapping[str, str]) -> bool:
-    """One NodeSelectorRequirement against labels (or fields, keyed by field path)."""
-    key = str(req.get("key", ""))
-    op = req.get("operator")
-    values = [str(v) for v in req.get("values") or []]
-    present = key in values_of
-    value = values_of.get(key, "")
-    if op == "In":
-        return present and value in values
-    if op == "NotIn":
-        return not present or value not in values
-    if op == "Exists":
-        return present
-    if op == "DoesNotExist":
-        return not present
-    if op in ("Gt", "Lt"):
-        have, want = _int(value), _int(values[0]) if len(values) == 1 else None
-        if not present or have is None or want is None:
-            return False
-        return have > want if op == "Gt" else have < want
-    return False
-
-
 def match_term(term: Mapping[str, Any], node: NodeInfo) -> bool:
-    exprs = term.get("matchExpressions") or []
-    fields = term.get("matchFields") or []
-    if not exprs and not fields:
-        return False
-    if not all(match_requirement(r, node.labels) for r in exprs):
-        return False
-    by_field = {"metadata.name": node.name}
-    return all(r.get("key") == "metadata.name" and match_requirement(r, by_field) for r in fields)
+    return scheduling.match_term(term, node.name, node.labels)
 
 
 def matches(pod: PodInfo, node: NodeInfo) -> bool:

@@ -1,10 +1,8 @@
 """TaintToleration: a node's NoSchedule/NoExecute taints must be tolerated by the pod
 (filter); untolerated PreferNoSchedule taints lower the node's score.
 
-The toleration matching rules are ``k8s.io/api/core/v1`` ``Toleration.ToleratesTaint``:
-an empty effect matches every effect, an empty key with ``Exists`` matches every key,
-``Equal`` (the default operator) compares values. ``tolerates`` is also used by
-NodeUnschedulable. Registered by :mod:`gitkube.scheduler.registry`.
+The toleration matching rules live in :mod:`gitkube.api.scheduling` (shared with the DaemonSet
+controller); ``tolerates`` is re-exported here for NodeUnschedulable. Registered by :mod:`gitkube.scheduler.registry`.
 """
 
 from __future__ import annotations
@@ -12,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
+from gitkube.api import scheduling
+from gitkube.api.scheduling import tolerates
 from gitkube.scheduler import framework
 from gitkube.scheduler.framework import CycleState, Status
 from gitkube.scheduler.nodeinfo import NodeInfo, PodInfo
@@ -25,32 +25,11 @@ _PREFERRED_KEY = f"{NAME}/preferred-tolerations"
 Obj = dict[str, Any]
 
 
-def tolerates(toleration: Obj, taint: Obj) -> bool:
-    """Does one toleration tolerate one taint?"""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    if operator == "Equal":
-        return (toleration.get("value") or "") == (taint.get("value") or "")
-    return False
-
-
 def find_untolerated_taint(taints: Iterable[Obj], tolerations: Iterable[Obj],
                            effects: tuple[str, ...] = _FILTER_EFFECTS) -> Obj | None:
     """The first taint with one of ``effects`` that no toleration tolerates."""
-    tols = tuple(tolerations)
-    for taint in taints:
-        if taint.get("effect") not in effects:
-            continue
-        if not any(tolerates(t, taint) for t in tols):
-            return taint
-    return None
+    found = scheduling.find_untolerated_taint(taints, tolerations, effects)
+    return dict(found) if found is not None else None
 
 
 def untolerated_message(taint: Obj) -> str:
