@@ -43,7 +43,6 @@ import json
 import os
 import pstats
 import signal
-import socket
 import ssl
 import statistics
 import subprocess
@@ -71,17 +70,12 @@ from gitkube.plan import Desired, make_plan  # noqa: E402
 from gitkube.sync import applier  # noqa: E402
 from gitkube.sync.releases import ReleaseLog  # noqa: E402
 from gitkube.sync.resources import read_live  # noqa: E402
+from gitkube.testing.servers import SERVER, free_port  # noqa: E402
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "GIT_TERMINAL_PROMPT": "0"}
 POD_NS = "bench"
 
 # -- processes ----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -554,26 +548,6 @@ def one_file_changes(work: Path, daemon: Daemon, files: list[Path], cache_file: 
 
 
 # -- commit → new pod Ready ---------------------------------------------------------------------
-
-SERVER = r"""
-import http.server, os, signal, threading
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.0"
-    def do_GET(self):
-        body = ("%s %s %d\n" % (os.environ["POD_NAME"], os.environ.get("VERSION", ""), os.getpid())).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-srv = http.server.ThreadingHTTPServer((os.environ["POD_IP"], 8080), H)
-srv.daemon_threads = False  # on SIGTERM, finish the requests in flight before exiting
-signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=srv.shutdown).start())
-print("serving on", os.environ["POD_IP"], flush=True)
-srv.serve_forever()
-"""
-
 
 def web_deployment(version: str) -> str:
     container = {

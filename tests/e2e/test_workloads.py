@@ -26,26 +26,7 @@ from tests.e2e.test_kubectl import get_json, wait_for
 
 pytestmark = pytest.mark.e2e
 
-SERVER = r"""
-import http.server, os, signal, threading
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.0"
-    def do_GET(self):
-        body = ("%s %s %d\n" % (os.environ["POD_NAME"], os.environ.get("VERSION", ""), os.getpid())).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-srv = http.server.ThreadingHTTPServer((os.environ["POD_IP"], 8080), H)
-srv.daemon_threads = False  # on SIGTERM, finish the requests in flight before exiting
-signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=srv.shutdown).start())
-print("serving on", os.environ["POD_IP"], flush=True)
-srv.serve_forever()
-srv.server_close()
-"""
-
+from gitkube.testing.servers import SERVER  # noqa: E402  (re-exported for other e2e tests)
 
 # Own address ranges, so this daemon never collides with another test daemon's VIPs or pod IPs.
 DAEMON_ARGS = ["--node-name", "node-1", "--crashloop-backoff", "1s", "--node-monitor-grace-period", "5s",
