@@ -74,6 +74,14 @@ def _cache(data_dir: Path | None) -> Any:
     return ParseCache(base / "cache" / "manifests.cache" if base.exists() else None)
 
 
+def _console() -> Any:
+    """A rich console: the terminal's width, or a wide fixed one when output is piped (rich would
+    otherwise assume 80 columns and shorten the very cells a script greps for)."""
+    from rich.console import Console
+
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 240)
+
+
 def _emit(data: Any, output: str) -> None:
     if output == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
@@ -203,10 +211,9 @@ def status(kubeconfig: Path | None, data_dir: Path | None, output: str, debug: b
     if output != "text":
         _emit(data, output)
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False)
+    console = _console()
     console.print(f"[bold]{data['syncState']}[/bold]  commit {data['commit'][:12] or '-'}  "
                   f"(branch {data['branch']} of {data['source']})")
     if data.get("held"):
@@ -233,7 +240,6 @@ def history(kubeconfig: Path | None, data_dir: Path | None, limit: int, output: 
     if output != "text":
         _emit(rows, output)
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table("#", "COMMIT", "AUTHOR", "MESSAGE", "STARTED", "OUTCOME", "CHANGES", "DURATION", "REASON", box=None)
@@ -248,7 +254,7 @@ def history(kubeconfig: Path | None, data_dir: Path | None, limit: int, output: 
         changes = f"+{n.get('create', 0)} ~{n.get('update', 0)} -{n.get('delete', 0)}" if n else ""
         table.add_row(str(r["number"]), r["commit"][:12], r.get("author", ""), r.get("message", "")[:50],
                       r.get("started", ""), f"[{colour}]{r['outcome']}[/{colour}]", changes, duration, reason[:80])
-    Console(highlight=False).print(table)
+    _console().print(table)
 
 
 @click.command()
