@@ -140,6 +140,8 @@ def test_scale_in_order_with_volumes_and_headless_endpoints(cluster: tuple[Daemo
     with PodLog(k) as log:
         k.run("-n", NS, "scale", "sts/db", "--replicas=3")
         k.run("-n", NS, "rollout", "status", "sts/db", "--timeout=90s", timeout=120)
+        # the poller must have seen the final state too before it stops
+        wait_for(lambda: log.sets[-1:] == [("db-0", "db-1", "db-2")], timeout=10, what="the log to see 3 pods")
     grown = [s for s in log.sets if s]
     assert grown == [("db-0",), ("db-0", "db-1"), ("db-0", "db-1", "db-2")], log.sets
     pods = {p["metadata"]["name"]: p for p in get_json(k, "-n", NS, "pods")["items"]}
@@ -166,8 +168,7 @@ def test_scale_in_order_with_volumes_and_headless_endpoints(cluster: tuple[Daemo
 
     with PodLog(k) as log:
         k.run("-n", NS, "scale", "sts/db", "--replicas=1")
-        wait_for(lambda: [p["metadata"]["name"] for p in get_json(k, "-n", NS, "pods")["items"]] == ["db-0"],
-                 timeout=60, what="scaled to db-0")
+        wait_for(lambda: log.sets[-1:] == [("db-0",)], timeout=60, what="scaled to db-0 (as the poller saw it)")
     shrunk = log.sets[log.sets.index(("db-0", "db-1", "db-2")):] if ("db-0", "db-1", "db-2") in log.sets else log.sets
     assert shrunk == [("db-0", "db-1", "db-2"), ("db-0", "db-1"), ("db-0",)], log.sets
     assert {c["metadata"]["name"] for c in get_json(k, "-n", NS, "pvc")["items"]} == set(claims)  # retained
