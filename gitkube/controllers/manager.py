@@ -26,6 +26,7 @@ from gitkube.controllers.endpoints import EndpointsController
 from gitkube.controllers.nodeipam import NodeIpamController
 from gitkube.controllers.nodelifecycle import NodeLifecycleController
 from gitkube.controllers.replicaset import ReplicaSetController
+from gitkube.controllers.resourcequota import ResourceQuotaController
 from gitkube.controllers.serviceaccount import ServiceAccountController
 
 __all__ = ["CONTROLLER_NAMES", "ControllerManager", "selected_controllers"]
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 # --controllers names, as kube-controller-manager spells them (short aliases accepted).
 CONTROLLER_NAMES = ("deployment", "replicaset", "endpoint", "serviceaccount", "nodelifecycle", "nodeipam",
                     "daemonset", "statefulset", "persistentvolume-binder",
-                    "horizontalpodautoscaling", "job", "cronjob")
+                    "horizontalpodautoscaling", "job", "cronjob", "resourcequota")
 _ALIASES = {
     "horizontal-pod-autoscaler-controller": "horizontalpodautoscaling",
     "hpa": "horizontalpodautoscaling",
@@ -52,6 +53,7 @@ _ALIASES = {
     "persistentvolume-binder-controller": "persistentvolume-binder",
     "job-controller": "job",
     "cronjob-controller": "cronjob",
+    "resourcequota-controller": "resourcequota",
 }
 
 
@@ -139,6 +141,7 @@ class ControllerManager:
             "statefulset": lambda: _statefulset_controller(client, self.informers),
             "job": lambda: _job_controller(client, self.informers),
             "cronjob": lambda: _cronjob_controller(client, self.informers),
+            "resourcequota": lambda: ResourceQuotaController(client, informers=self.informers),
         }
         if volume_dir is not None:  # the local provisioner needs a directory (DATA/volumes)
             factories["persistentvolume-binder"] = lambda: _volume_controller(client, self.informers, volume_dir)

@@ -33,7 +33,7 @@ def test_selected_controllers() -> None:
     assert selected_controllers(None) == list(CONTROLLER_NAMES)
     assert selected_controllers(["*", "-nodeipam", "-deployment-controller", "-job-controller"]) == [
         "replicaset", "endpoint", "serviceaccount", "nodelifecycle", "daemonset", "statefulset",
-        "persistentvolume-binder", "horizontalpodautoscaling", "cronjob"]
+        "persistentvolume-binder", "horizontalpodautoscaling", "cronjob", "resourcequota"]
     assert selected_controllers(["replicaset-controller", "endpoints"]) == ["replicaset", "endpoint"]
     with pytest.raises(errors.ConfigError, match="not in the list of known controllers"):
         selected_controllers(["bogus"])
