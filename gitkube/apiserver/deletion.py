@@ -112,6 +112,8 @@ async def delete(
     for _attempt in range(16):
         live = await registry.get(info, namespace, name)
         _check_preconditions(info, name, live, opts)
+        if not live["metadata"].get("deletionTimestamp"):
+            await registry.policies.admit(info, "DELETE", None, live, dry_run=opts.dry_run)
         lm = live["metadata"]
         finalizers = list(lm.get("finalizers") or [])
         if opts.propagation == "Orphan":
@@ -157,6 +159,7 @@ async def delete(
             continue
         except errors.NotFound:
             raise reg.not_found(info, name) from None
+        registry.policies.written(info)
         if info.kind == "Service" and not info.group:
             registry.ips.release((deleted.get("spec") or {}).get("clusterIP"))
         if (info.group, info.kind) in _RETURNS_OBJECT:

@@ -23,7 +23,8 @@ from typing import Any
 
 from gitkube import errors
 from gitkube.api import meta, scheme, selectors
-from gitkube.apiserver import admission, ipalloc, registry_fields, strategy
+from gitkube.apiserver import admission, admission_policy, ipalloc, registry_fields, strategy
+from gitkube.apiserver.admission_quota import QuotaAdmission
 from gitkube.apiserver.registry_fields import clone
 from gitkube.apiserver.registry_fields import track_create as _track_create
 from gitkube.store import base as store_base
@@ -107,6 +108,8 @@ class Registry:
     def __init__(self, store: store_base.Store, ips: ipalloc.ClusterIPAllocator) -> None:
         self.store = store
         self.ips = ips
+        self.quota = QuotaAdmission(self)  # LimitRanger and ResourceQuota admission
+        self.policies = admission_policy.PolicyAdmission(store)  # ValidatingAdmissionPolicy (CEL)
 
     # -- reads -------------------------------------------------------------------------
 
@@ -187,8 +190,11 @@ class Registry:
             m["generation"] = 1
         else:
             m.pop("generation", None)
+        await self.quota.mutate_create(info, obj)
         admission.prepare_for_create(info, obj)
         admission.default_and_validate(info, obj, None)
+        warnings += await self.policies.admit(info, "CREATE", obj, None, dry_run=opts.dry_run)
+        await self.quota.validate_create(info, obj, opts)
         allocated = self._allocate_cluster_ip(info, obj, opts.dry_run)
         manager = opts.field_manager or "unknown"
         if "managedFields" not in m or not m.get("managedFields"):
@@ -205,6 +211,7 @@ class Registry:
                     f'{info.group_resource} "{name}" already exists', kind=info.plural, name=name, group=info.group
                 ) from None
             raise
+        self.policies.written(info)
         return WriteResult(stored, created=True, warnings=warnings)
 
     async def _check_namespace_open(self, namespace: str) -> None:
@@ -282,6 +289,9 @@ class Registry:
             if wanted_rv and wanted_rv != live_rv:
                 raise conflict_message(info, name)
             new = self._prepare_update(info, namespace, name, desired, live, opts)
+            warnings += await self.policies.admit(info, "UPDATE", new, live, subresource=opts.subresource,
+                                                  dry_run=opts.dry_run)
+            await self.quota.validate_update(info, new, live, opts)
             if opts.dry_run:
                 return WriteResult(new, warnings=warnings)
             if _strip_rv(new) == _strip_rv(live):
@@ -295,6 +305,7 @@ class Registry:
                     deleted = await self.store.delete(key, expected_rv=live_rv)
                 except errors.Conflict:
                     continue
+                self.policies.written(info)
                 return WriteResult(deleted, warnings=warnings)
             allocated = self._service_ip_change(info, new, live)
             try:
@@ -308,6 +319,7 @@ class Registry:
                 if isinstance(exc, errors.NotFound):
                     raise not_found(info, name) from None
                 raise
+            self.policies.written(info)
             if info.kind == "Service" and not info.group:
                 old_ip = (live.get("spec") or {}).get("clusterIP")
                 if old_ip and old_ip != (stored.get("spec") or {}).get("clusterIP"):

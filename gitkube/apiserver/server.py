@@ -31,6 +31,7 @@ from aiohttp import web
 
 from gitkube import __version__, errors
 from gitkube.apiserver import (
+    admission_policy,
     auth,
     bootstrap,
     codec,
@@ -239,6 +240,7 @@ class APIServer:
         if parts and parts[0] in ("api", "apis"):
             ri = requestinfo.parse(request.method, path, request.query)
             auth.authorize(user, ri)
+            admission_policy.REQUEST_USER.set(user.name)
             return await handlers.handle(request, ri, self.registry)
         raise errors.NotFound("the server could not find the requested resource")
 
