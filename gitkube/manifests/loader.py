@@ -2,7 +2,9 @@
 
 Steps: select the files (:mod:`gitkube.manifests.select`); take each blob's entry from the parse
 cache or parse it (:mod:`gitkube.manifests.blob`, in a process pool for a large cold set, see
-:mod:`gitkube.manifests.pool`); render kustomizations (:mod:`gitkube.manifests.kustomize`);
+:mod:`gitkube.manifests.pool`); decrypt ``*.sops.yaml`` files with the ``decrypt`` hook
+(:class:`gitkube.manifests.sops.Decryptor`) and parse the plaintext, which never enters the
+parse cache; render kustomizations (:mod:`gitkube.manifests.kustomize`);
 then, in path order, give namespaced objects without a namespace the default one and check that
 no object is defined twice. Any problem anywhere raises one :class:`~gitkube.errors.ManifestError`
 listing all of them, each ``FILE:LINE:COL: message`` (``FILE: message`` for whole-file problems),
@@ -18,6 +20,7 @@ import logging
 import marshal
 import os
 import posixpath
+from collections.abc import Callable
 from typing import Any
 
 from gitkube.api.objectkey import ObjectKey
@@ -35,6 +38,8 @@ __all__ = ["load"]
 log = logging.getLogger(__name__)
 
 _Problem = tuple[str, int, int, str]  # file, line, column, text (sort key + message)
+_SOPS_SUFFIXES = (".sops.yaml", ".sops.yml")
+NO_IDENTITY = "encrypted with SOPS: the daemon's age identity is needed to decrypt it"
 
 
 def _root(path: str) -> str:
@@ -122,6 +127,27 @@ def _render_all(reader: TreeReader, commit: str, root: str, files: list[TreeFile
     return out
 
 
+def _decrypted(reader: TreeReader, sealed: list[tuple[str, TreeFile]],
+               decrypt: Callable[[str, bytes], bytes] | None, problems: list[_Problem]) -> dict[str, Entry]:
+    """Entry per SOPS file of its decrypted content (never cached: it holds secret values)."""
+    out: dict[str, Entry] = {}
+    if decrypt is None:
+        problems += [(name, 0, 0, NO_IDENTITY) for name, _ in sealed]
+        return out
+    contents = reader.read(sorted({f.blob for _, f in sealed}))
+    for name, content in sealed:
+        try:
+            plaintext = decrypt(name, contents.get(content.blob, b""))
+        except ManifestError as exc:
+            problems += [(name, 0, 0, line.removeprefix(f"{name}: ")) for line in exc.problems]
+            continue
+        objects, found = parse_blob(plaintext)
+        # Positions are in the decrypted text, not the file: say so; values are never quoted.
+        out[name] = (objects, [(line, column, f"{message} (in the decrypted content)")
+                               for line, column, message in found])
+    return out
+
+
 def _default_namespace(obj: dict[str, Any], namespace: str) -> None:
     info = by_kind(str(obj.get("apiVersion")), str(obj.get("kind")))
     meta = obj.get("metadata")
@@ -130,25 +156,32 @@ def _default_namespace(obj: dict[str, Any], namespace: str) -> None:
 
 
 def load(reader: TreeReader, commit: str, *, path: str = "", cache: ParseCache | None = None,
-         default_namespace: str = "default", kustomize: str | None = None) -> list[Manifest]:
+         default_namespace: str = "default", kustomize: str | None = None,
+         decrypt: Callable[[str, bytes], bytes] | None = None) -> list[Manifest]:
     """Every desired object of ``commit`` below ``path``, validated, in file order.
+
+    ``decrypt(file_name, content) -> plaintext YAML`` opens ``*.sops.yaml``/``*.sops.yml`` files
+    (raising ``ManifestError``); without it such files are a problem each.
 
     Raises :class:`~gitkube.errors.ManifestError` listing every problem found."""
     root = _root(path)
     files = reader.files(commit, root)
     selection = select(reader, commit, root, files)
     problems: list[_Problem] = [(file, 0, 0, message) for file, message in selection.problems]
-    entries = _entries(reader, sorted({f.blob for _, f in selection.plain}), cache)
+    sealed = [(name, f) for name, f in selection.plain if name.lower().endswith(_SOPS_SUFFIXES)]
+    plain = [(name, f) for name, f in selection.plain if not name.lower().endswith(_SOPS_SUFFIXES)]
+    entries = _entries(reader, sorted({f.blob for _, f in plain}), cache)
     rendered = _render_all(reader, commit, root, files, selection.kustomizations, cache, kustomize, problems)
     sources: list[tuple[str, Entry]] = []
     used: set[str] = set()
-    for name, content in selection.plain:
+    for name, content in plain:
         entry = entries[content.blob]
         if content.blob in used:  # same content under two names: give each its own objects
             entry = marshal.loads(marshal.dumps(entry))
         used.add(content.blob)
         sources.append((name, entry))
     sources += rendered.items()
+    sources += _decrypted(reader, sealed, decrypt, problems).items()
     sources.sort(key=lambda item: item[0])
     manifests: list[Manifest] = []
     seen: dict[ObjectKey, Source] = {}
