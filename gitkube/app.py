@@ -30,6 +30,7 @@ from gitkube import errors
 from gitkube.agent import NodeAgent
 from gitkube.agent.runtime import detect_runtime
 from gitkube.apiserver import pki
+from gitkube.apiserver.encryption import EncryptedStore, ensure_key
 from gitkube.apiserver.server import APIServer
 from gitkube.client import Client, HTTPTransport, from_kubeconfig
 from gitkube.controllers.manager import ControllerManager
@@ -37,7 +38,8 @@ from gitkube.engine.daemon import Engine, EngineSettings
 from gitkube.engine.hooks import write_engine_config
 from gitkube.engine.http import EngineHTTP
 from gitkube.engine.source import open_source
-from gitkube.manifests import ParseCache
+from gitkube.manifests import ParseCache, sops
+from gitkube.manifests.agekey import ensure_identity
 from gitkube.proxy import ServiceProxy
 from gitkube.proxy.ingress import IngressProxy
 from gitkube.scheduler import Scheduler
@@ -161,7 +163,10 @@ class ControlPlane:
         os.chmod(self.data_dir, 0o700)
         host, port = parse_listen(self.settings.listen)
         creds = pki.ensure_credentials(self.data_dir, host)
-        store = open_store(self.settings.store, self.data_dir, history=self.settings.history)
+        # Secrets are encrypted at rest (AES-GCM, DATA/pki/encryption.key), as Kubernetes'
+        # EncryptionConfiguration aesgcm provider does, under every reader of the store.
+        store = EncryptedStore(open_store(self.settings.store, self.data_dir, history=self.settings.history),
+                               ensure_key(self.data_dir))
         self.server = APIServer(store, creds, self.data_dir, host=host, port=port,
                                 service_cidr=self.settings.service_cidr, history=self.settings.history,
                                 compaction_interval=self.settings.compaction_interval)
@@ -217,9 +222,11 @@ class ControlPlane:
         self._clients.append(target)
         write_engine_config(self.data_dir, {"branch": s.branch, "path": s.path, "allow_empty": s.allow_empty,
                                             "rollout_timeout": s.rollout_timeout})
+        identity, _ = ensure_identity(self.data_dir)  # DATA/age.key (0600): what sealed secrets are for
         self.engine = Engine(source, target, EngineSettings(branch=s.branch, path=s.path,
                                                             rollout_timeout=s.rollout_timeout, self_heal=s.self_heal,
-                                                            allow_empty=s.allow_empty),
+                                                            allow_empty=s.allow_empty,
+                                                            decrypt=sops.Decryptor([identity])),
                              cache=ParseCache(self.data_dir / "cache" / "manifests.cache"), echo=_echo)
         authenticator = self.server.authenticator
 

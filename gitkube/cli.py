@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from gitkube import __version__, cli_gitops, errors
+from gitkube import __version__, cli_gitops, cli_secrets, errors
 from gitkube.util import duration
 from gitkube.util.datadir import default_data_dir
 
@@ -140,7 +140,7 @@ def node_run(name: str, capacity: str, kubeconfig: Path | None, data_dir: Path |
     raise SystemExit(app.run_node(settings))
 
 
-for _command in cli_gitops.COMMANDS:
+for _command in [*cli_gitops.COMMANDS, *cli_secrets.COMMANDS]:
     cli.add_command(_command)
 
 

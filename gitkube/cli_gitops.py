@@ -120,7 +120,7 @@ def _output(*choices: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
 def diff(repo: Path, rev: str, subpath: str, kubeconfig: Path | None, data_dir: Path | None, output: str,
          allow_empty: bool, debug: bool) -> None:
     """Dry run: the plan a sync of REV would carry out against the live state."""
-    from gitkube.engine.pipeline import prepare
+    from gitkube.engine.pipeline import decryptor, prepare
     from gitkube.gitsource.repo import GitRepo
     from gitkube.plan import render_text
 
@@ -128,7 +128,8 @@ def diff(repo: Path, rev: str, subpath: str, kubeconfig: Path | None, data_dir: 
         git = GitRepo(repo.resolve())
         client = _client(kubeconfig, data_dir)
         try:
-            prepared = await prepare(git, rev, client, path=subpath, cache=_cache(data_dir), allow_empty=allow_empty)
+            prepared = await prepare(git, rev, client, path=subpath, cache=_cache(data_dir), allow_empty=allow_empty,
+                                     decrypt=decryptor(_data_dir(data_dir)))
         finally:
             await client.close()
         plan = prepared.plan
@@ -162,6 +163,7 @@ def apply(repo: Path, rev: str, subpath: str, kubeconfig: Path | None, data_dir:
           rollout_timeout: str, allow_empty: bool, debug: bool) -> None:
     """One sync of REV from the command line: apply, wait for health, roll back on failure."""
     from gitkube.engine.daemon import Engine, EngineSettings
+    from gitkube.engine.pipeline import decryptor
     from gitkube.engine.source import Source
     from gitkube.gitsource.repo import GitRepo
     from gitkube.util import duration
@@ -171,7 +173,7 @@ def apply(repo: Path, rev: str, subpath: str, kubeconfig: Path | None, data_dir:
         info = git.resolve(rev)
         client = _client(kubeconfig, data_dir)
         settings = EngineSettings(path=subpath, rollout_timeout=duration.parse(rollout_timeout),
-                                  allow_empty=allow_empty, wait=not no_wait)
+                                  allow_empty=allow_empty, wait=not no_wait, decrypt=decryptor(_data_dir(data_dir)))
 
         def echo(event: dict[str, Any]) -> None:
             click.echo(str(event.get("message", "")))

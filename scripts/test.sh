@@ -12,6 +12,8 @@ command -v kubectl >/dev/null || need_apt+=(kubernetes-client)
 # pods run in a bubblewrap sandbox; setpriv (util-linux) drops to an unprivileged uid
 command -v bwrap >/dev/null || need_apt+=(bubblewrap)
 command -v setpriv >/dev/null || need_apt+=(util-linux)
+# the real age CLI, for interop tests of the daemon's age identity
+command -v age >/dev/null || need_apt+=(age)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

@@ -39,7 +39,7 @@ from gitkube.sync.syncer import run_plan
 
 from .drift import DriftWatcher
 from .incremental import Baseline, baseline_of, prepare_incremental
-from .pipeline import Prepared, prepare
+from .pipeline import Decrypt, Prepared, prepare
 from .source import Source
 
 __all__ = ["Engine", "EngineSettings"]
@@ -58,6 +58,7 @@ class EngineSettings:
     allow_empty: bool = False
     kustomize: str | None = None
     wait: bool = True  # False: apply without waiting for health (``gitkube apply --no-wait``)
+    decrypt: Decrypt | None = None  # decrypts *.sops.yaml (the control plane's age identity)
 
 
 class Engine:
@@ -188,13 +189,14 @@ class Engine:
         state = await self.releases.state()
         if self._baseline is not None and self._baseline.path == self.settings.path and dry_run:
             fast = await prepare_incremental(self.source.repo, sha, self.client, self._baseline, state,
-                                             in_sync=self._drift.in_sync, cache=self.cache, allow_empty=allow_empty)
+                                             in_sync=self._drift.in_sync, cache=self.cache, allow_empty=allow_empty,
+                                             decrypt=self.settings.decrypt)
             if fast is not None:
                 prepared, self._affected = fast
                 return prepared
         prepared = await prepare(self.source.repo, sha, self.client, path=self.settings.path, cache=self.cache,
                                  kustomize=self.settings.kustomize, allow_empty=allow_empty, server_dry_run=dry_run,
-                                 log=self.releases)
+                                 log=self.releases, decrypt=self.settings.decrypt)
         files = await asyncio.to_thread(self.source.repo.files, prepared.commit.sha, self.settings.path)
         self._baseline = baseline_of(self.settings.path, files, prepared.manifests)
         self._affected = None

@@ -31,7 +31,7 @@ from gitkube.client import Client, from_kubeconfig
 from gitkube.gitsource.repo import GitRepo
 from gitkube.manifests import ParseCache
 
-from .pipeline import load_desired, preflight
+from .pipeline import decryptor, load_desired, preflight
 
 __all__ = ["ENGINE_CONFIG", "run_hook", "write_engine_config"]
 
@@ -76,13 +76,15 @@ def cache_for(data_dir: Path) -> ParseCache:
 async def _pre_receive(data_dir: Path, new: str, config: dict[str, Any], out: TextIO) -> int:
     repo = GitRepo(Path(os.environ.get("GIT_DIR", ".")).resolve())
     cache = cache_for(data_dir)
+    decrypt = decryptor(data_dir)
     kubeconfig = data_dir / "kubeconfig"
     client = Client(from_kubeconfig(kubeconfig, user_agent="gitkube-hook")) if kubeconfig.exists() else None
     try:
         if client is None:
             raise aiohttp.ClientConnectionError("no kubeconfig")
         checked = await preflight(repo, new, client, path=config.get("path", ""), cache=cache,
-                                  kustomize=config.get("kustomize"), allow_empty=bool(config.get("allow_empty")))
+                                  kustomize=config.get("kustomize"), allow_empty=bool(config.get("allow_empty")),
+                                  decrypt=decrypt)
     except errors.Rejected as exc:
         _say(out, f"push refused: {new[:12]} does not pass pre-flight:")
         _say(out, "\n".join(f"  {p}" for p in exc.problems))
@@ -91,7 +93,7 @@ async def _pre_receive(data_dir: Path, new: str, config: dict[str, Any], out: Te
         # No daemon to plan against: the local checks still decide.
         try:
             manifests = await asyncio.to_thread(load_desired, repo, new, path=config.get("path", ""), cache=cache,
-                                                kustomize=config.get("kustomize"))
+                                                kustomize=config.get("kustomize"), decrypt=decrypt)
         except errors.Rejected as rejected:
             _say(out, f"push refused: {new[:12]} does not pass pre-flight:")
             _say(out, "\n".join(f"  {p}" for p in rejected.problems))

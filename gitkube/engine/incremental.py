@@ -29,12 +29,12 @@ from gitkube.api.objectkey import ObjectKey
 from gitkube.client import Client
 from gitkube.gitsource.repo import GitRepo, TreeFile
 from gitkube.manifests import Manifest, ParseCache, load
-from gitkube.plan import Desired, make_plan
+from gitkube.plan import make_plan, referenced
 from gitkube.sync import applier
 from gitkube.sync.releases import EngineState
 from gitkube.sync.resources import read_live
 
-from .pipeline import Prepared, RepoTree
+from .pipeline import Decrypt, Prepared, RepoTree, desired_of
 
 __all__ = ["MAX_CHANGED", "Baseline", "baseline_of", "prepare_incremental"]
 
@@ -81,7 +81,7 @@ class _Subset(RepoTree):
 
 
 def _load_changed(repo: GitRepo, commit: str, base: Baseline, files: list[TreeFile],
-                  cache: ParseCache | None) -> tuple[list[Manifest], set[str]] | None:
+                  cache: ParseCache | None, decrypt: Decrypt | None) -> tuple[list[Manifest], set[str]] | None:
     """The objects of the new commit and the set of files that changed (None: not incremental)."""
     if not _plain(files):
         return None
@@ -90,7 +90,7 @@ def _load_changed(repo: GitRepo, commit: str, base: Baseline, files: list[TreeFi
     removed = {p for p in base.blobs if p not in blobs}
     if len(changed) + len(removed) > MAX_CHANGED:
         return None
-    fresh = load(_Subset(repo, changed), commit, path=base.path, cache=cache) if changed else []
+    fresh = load(_Subset(repo, changed), commit, path=base.path, cache=cache, decrypt=decrypt) if changed else []
     touched = {f.path for f in changed} | removed
     kept: dict[ObjectKey, Manifest] = {}
     for file, objects in base.objects.items():
@@ -109,19 +109,22 @@ def _load_changed(repo: GitRepo, commit: str, base: Baseline, files: list[TreeFi
 
 async def prepare_incremental(repo: GitRepo, sha: str, client: Client, base: Baseline, state: EngineState, *,
                               in_sync: Callable[[ObjectKey], bool], cache: ParseCache | None,
-                              allow_empty: bool) -> tuple[Prepared, set[ObjectKey]] | None:
+                              allow_empty: bool, decrypt: Decrypt | None = None
+                              ) -> tuple[Prepared, set[ObjectKey]] | None:
     """The plan of ``sha`` from ``base`` (updated in place), and the keys whose desired object
     changed; None when only the full pipeline can plan this commit."""
     commit = repo.resolve(sha)
     files = await asyncio.to_thread(repo.files, commit.sha, base.path)
     previous = {file: [m.key for m in objects] for file, objects in base.objects.items()}
-    result = await asyncio.to_thread(_load_changed, repo, commit.sha, base, files, cache)
+    result = await asyncio.to_thread(_load_changed, repo, commit.sha, base, files, cache, decrypt)
     if result is None:
         return None
     manifests, touched = result
     affected = {k for file in touched for k in previous.get(file, ())}
     affected |= {m.key for file in touched for m in base.objects.get(file, ())}
-    desired = [Desired(m.obj, str(m.source)) for m in manifests]
+    # a workload whose ConfigMaps or Secrets changed gets a new config checksum: it changed too
+    affected |= {m.key for m in manifests if referenced(m.obj) & affected}
+    desired = desired_of(manifests)
     keys = {m.key for m in manifests}
     assumed = {k for k in keys if k not in affected and in_sync(k)}
     live = await read_live(client, (keys - assumed) | (state.inventory - keys))
@@ -130,4 +133,4 @@ async def prepare_incremental(repo: GitRepo, sha: str, client: Client, base: Bas
     problems = list(plan.problems)
     if not problems:
         problems += await applier.dry_run(client, plan.changes)
-    return Prepared(commit, manifests, plan, state, problems), affected
+    return Prepared(commit, manifests, plan, state, problems, desired), affected

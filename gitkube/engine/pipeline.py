@@ -15,7 +15,7 @@ import posixpath
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,15 +23,16 @@ from gitkube import errors, manifests
 from gitkube.api.objectkey import ObjectKey
 from gitkube.client import Client
 from gitkube.gitsource.repo import CommitInfo, GitRepo
-from gitkube.manifests import Manifest, ParseCache, load
+from gitkube.manifests import Manifest, ParseCache, agekey, load, sops
 from gitkube.manifests.select import KUSTOMIZATION_FILES
-from gitkube.plan import Change, Desired, Plan, make_plan, stamp
+from gitkube.plan import Change, Desired, Plan, make_plan, referenced, stamp, with_config_checksums
 from gitkube.plan.order import sync_wave
 from gitkube.sync import applier
 from gitkube.sync.releases import EngineState, ReleaseLog
 from gitkube.sync.resources import read_live
 
-__all__ = ["Preflight", "Prepared", "RepoTree", "load_desired", "preflight", "prepare"]
+__all__ = ["Decrypt", "Preflight", "Prepared", "RepoTree", "decryptor", "desired_of", "load_desired", "preflight",
+           "prepare"]
 
 
 class RepoTree:
@@ -67,28 +68,47 @@ class Prepared:
     plan: Plan
     state: EngineState
     problems: list[str] = field(default_factory=list)
+    items: list[Desired] = field(default_factory=list)  # what was planned: manifests + config checksums
 
     @property
     def desired(self) -> dict[ObjectKey, Desired]:
-        return {m.key: Desired(m.obj, str(m.source)) for m in self.manifests}
+        return {ObjectKey.of(d.obj): d for d in self.items}
+
+
+def desired_of(manifests: list[Manifest]) -> list[Desired]:
+    """The objects a commit asks for: its manifests, workloads stamped with the checksum of the
+    ConfigMaps and Secrets they use (so a config change rolls them)."""
+    return with_config_checksums([Desired(m.obj, str(m.source)) for m in manifests])
+
+
+Decrypt = Callable[[str, bytes], bytes]
+
+
+def decryptor(data_dir: Path) -> Decrypt | None:
+    """What decrypts ``*.sops.yaml`` files: the control plane's age identity (``DATA/age.key``),
+    or None when there is none (such files are then refused with a clear message)."""
+    if not (data_dir / agekey.KEY_FILE).exists():
+        return None
+    return sops.Decryptor([agekey.load_identity(data_dir)])
 
 
 def load_desired(repo: GitRepo, commit: str, *, path: str = "", cache: ParseCache | None = None,
-                 kustomize: str | None = None) -> list[Manifest]:
-    return load(RepoTree(repo), commit, path=path, cache=cache, kustomize=kustomize)
+                 kustomize: str | None = None, decrypt: Decrypt | None = None) -> list[Manifest]:
+    return load(RepoTree(repo), commit, path=path, cache=cache, kustomize=kustomize, decrypt=decrypt)
 
 
 async def prepare(repo: GitRepo, rev: str, client: Client, *, path: str = "", cache: ParseCache | None = None,
                   kustomize: str | None = None, allow_empty: bool = False, server_dry_run: bool = True,
-                  log: ReleaseLog | None = None) -> Prepared:
+                  log: ReleaseLog | None = None, decrypt: Decrypt | None = None) -> Prepared:
     """Plan ``rev`` against the live state. Raises ``ManifestError`` (a ``Rejected``) for bad
     manifests and ``SourceError`` for git problems; other refusals land in ``problems``."""
     commit = repo.resolve(rev)
-    manifests = await asyncio.to_thread(load_desired, repo, commit.sha, path=path, cache=cache, kustomize=kustomize)
+    manifests = await asyncio.to_thread(load_desired, repo, commit.sha, path=path, cache=cache, kustomize=kustomize,
+                                        decrypt=decrypt)
     if cache is not None:
         await asyncio.to_thread(cache.save)
     state = await (log or ReleaseLog(client)).state()
-    desired = [Desired(m.obj, str(m.source)) for m in manifests]
+    desired = desired_of(manifests)
     keys = {m.key for m in manifests} | state.inventory
     live = await read_live(client, keys)
     plan = make_plan(desired, live, state.inventory if state.commit or state.inventory else None,
@@ -96,7 +116,7 @@ async def prepare(repo: GitRepo, rev: str, client: Client, *, path: str = "", ca
     problems = list(plan.problems)
     if server_dry_run and not problems:
         problems += await applier.dry_run(client, plan.changes)
-    return Prepared(commit, manifests, plan, state, problems)
+    return Prepared(commit, manifests, plan, state, problems, desired)
 
 
 @dataclass
@@ -109,7 +129,7 @@ class Preflight:
 
 async def preflight(repo: GitRepo, rev: str, client: Client, *, path: str = "", cache: ParseCache | None = None,
                     kustomize: str | None = None, allow_empty: bool = False,
-                    log: ReleaseLog | None = None) -> Preflight:
+                    log: ReleaseLog | None = None, decrypt: Decrypt | None = None) -> Preflight:
     """The pre-receive hook's check: what would make the sync of ``rev`` refuse, without planning.
 
     Every manifest is loaded and validated; the objects of files changed since the commit last
@@ -119,7 +139,8 @@ async def preflight(repo: GitRepo, rev: str, client: Client, *, path: str = "", 
     to a large repository is not held up by a full plan - the daemon makes that plan right after.
     Raises ``ManifestError`` for bad manifests, ``SourceError`` for git problems."""
     commit = repo.resolve(rev)
-    manifests = await asyncio.to_thread(load_desired, repo, commit.sha, path=path, cache=cache, kustomize=kustomize)
+    manifests = await asyncio.to_thread(load_desired, repo, commit.sha, path=path, cache=cache, kustomize=kustomize,
+                                        decrypt=decrypt)
     if cache is not None:
         await asyncio.to_thread(cache.save)
     state = await (log or ReleaseLog(client)).state()
@@ -139,10 +160,14 @@ async def preflight(repo: GitRepo, rev: str, client: Client, *, path: str = "", 
             changed = None  # the applied commit is not in this repository: check everything
     todo = [m for m in manifests if changed is None or m.source.file in changed
             or posixpath.basename(m.source.file) in KUSTOMIZATION_FILES]
-    namespaces = [m.key for m in todo if m.key.kind == "Namespace" and m.key.group == ""]
+    touched = {m.key for m in todo}
+    todo_keys = touched | {m.key for m in manifests if referenced(m.obj) & touched}
+    planned = {ObjectKey.of(d.obj): d for d in desired_of(manifests)}
+    namespaces = [k for k in todo_keys if k.kind == "Namespace" and k.group == ""]
     existing = await read_live(client, namespaces) if namespaces else {}
-    changes = [Change(m.key, "create" if m.key.kind == "Namespace" and m.key not in existing else "update", 0,
-                      stamp(m.obj, str(m.source)), None, [], "", str(m.source)) for m in todo]
+    changes = [Change(k, "create" if k.kind == "Namespace" and k not in existing else "update", 0,
+                      stamp(planned[k].obj, planned[k].source), None, [], "", planned[k].source)
+               for k in sorted(todo_keys)]
     if not problems:
         problems += await applier.dry_run(client, changes)
-    return Preflight(commit, manifests, len(todo), problems)
+    return Preflight(commit, manifests, len(changes), problems)

@@ -9,6 +9,7 @@ comparison the drift check uses; ``stamp`` marks an object as gitkube's.
 Pure: no I/O, no asyncio, no client. Callers: the CLI's diff, the sync engine, the git hooks.
 """
 
+from gitkube.plan.checksums import CHECKSUM_ANNOTATION, referenced, with_config_checksums
 from gitkube.plan.diff import object_diff
 from gitkube.plan.make import make_plan, source_path, stamp
 from gitkube.plan.model import (
@@ -26,6 +27,7 @@ from gitkube.plan.model import (
 from gitkube.plan.render import render_brief, render_text
 
 __all__ = [
+    "CHECKSUM_ANNOTATION",
     "FIELD_MANAGER",
     "OWNER_LABEL",
     "OWNER_VALUE",
@@ -38,8 +40,10 @@ __all__ = [
     "Plan",
     "make_plan",
     "object_diff",
+    "referenced",
     "render_brief",
     "render_text",
     "source_path",
     "stamp",
+    "with_config_checksums",
 ]

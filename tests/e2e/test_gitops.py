@@ -153,6 +153,34 @@ def _try_fetch(url: str) -> str:
         return ""
 
 
+SECRET_PLAINTEXT = "s3cr3t-correct-horse-battery"
+
+
+def test_sealed_secret_reaches_the_cluster_and_no_output(env: Env) -> None:
+    plain = (f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: {NS}\n"
+             f"stringData:\n  password: {SECRET_PLAINTEXT}\n")
+    sealed = subprocess.run([sys.executable, "-m", "gitkube", "seal", "--data-dir", str(env.daemon.data_dir)],
+                            input=plain, capture_output=True, text=True, timeout=60, check=True).stdout
+    assert SECRET_PLAINTEXT not in sealed and "ENC[AES256_GCM" in sealed
+    env.write("shop/db.sops.yaml", sealed)
+    sha = env.commit("sealed db password")
+    push = env.push()
+    assert f"Synced {sha[:12]}" in push.stderr, push.stderr
+    secret = get_json(env.kubectl, "-n", NS, "secret", "db")
+    import base64
+    assert base64.b64decode(secret["data"]["password"]).decode() == SECRET_PLAINTEXT
+    outputs = [push.stdout, push.stderr, env.daemon.log(),
+               gitkube("history", "--data-dir", str(env.daemon.data_dir), "-o", "json").stdout,
+               gitkube("diff", "--repo", str(env.work), "--data-dir", str(env.daemon.data_dir), "-o", "json").stdout,
+               env.kubectl.run("-n", NS, "get", "events", "-o", "json").stdout,
+               env.kubectl.run("-n", NS, "get", "secret", "db", "-o", "json", check=False,
+                               kubeconfig=env.daemon.readonly_kubeconfig).stdout,
+               *(f.read_bytes().decode("latin-1") for f in env.daemon.data_dir.glob("state.db*"))]
+    encoded = base64.b64encode(SECRET_PLAINTEXT.encode()).decode()
+    for text in outputs:
+        assert SECRET_PLAINTEXT not in text and encoded not in text
+
+
 def test_diff_after_apply_is_clean(env: Env) -> None:
     result = gitkube("diff", "--repo", str(env.work), "--data-dir", str(env.daemon.data_dir))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -174,6 +202,23 @@ def test_change_rolls_the_deployment(env: Env) -> None:
     assert [r["outcome"] for r in env.history()][:2] == ["Synced", "Synced"]
 
 
+def test_configmap_edit_rolls_the_pods(env: Env) -> None:
+    # the examples app serves its page from a ConfigMap volume; mounted files are not refreshed in
+    # running pods, so the new page proves new pods - rolled because the config checksum changed
+    before = {p["metadata"]["name"] for p in get_json(env.kubectl, "-n", "demo", "pods", "-l", "app=hello")["items"]}
+    page = (ROOT / "examples-repo" / "apps/hello/configmap.yaml").read_text().replace("Hello from gitkube",
+                                                                                      "Hello again")
+    env.write("examples/apps/hello/configmap.yaml", page)
+    sha = env.commit("new page")
+    assert f"Synced {sha[:12]}" in env.push().stderr
+    ip = get_json(env.kubectl, "-n", "demo", "svc", "hello")["spec"]["clusterIP"]
+    assert "Hello again" in wait_for(lambda: _try_fetch(f"http://{ip}/"), timeout=15, what="the new page")
+    after = {p["metadata"]["name"] for p in get_json(env.kubectl, "-n", "demo", "pods", "-l", "app=hello")["items"]}
+    assert before.isdisjoint(after)
+    template = get_json(env.kubectl, "-n", "demo", "deploy", "hello")["spec"]["template"]["metadata"]
+    assert "gitkube.io/config-checksum" in template["annotations"]
+
+
 def test_broken_commit_rolls_back(env: Env) -> None:
     env.write("shop/web.yaml", web_deployment("v3", command=[sys.executable, "-c", "import sys; sys.exit(3)"]))
     broken = env.commit("web v3 (broken)")
@@ -187,7 +232,7 @@ def test_broken_commit_rolls_back(env: Env) -> None:
     assert env_vars["VERSION"] == "v2"
     status = json.loads(gitkube("status", "--data-dir", str(env.daemon.data_dir), "-o", "json", check=True).stdout)
     assert status["syncState"] == "RolledBack" and status["commit"] != broken, status
-    assert len(env.history()) == 3
+    assert len(env.history()) == 4
 
 
 def test_invalid_push_is_refused(env: Env) -> None:

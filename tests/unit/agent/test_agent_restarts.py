@@ -144,7 +144,12 @@ async def test_deletion_marks_not_ready_runs_prestop_stops_and_removes(tmp_path)
         assert seen["exec_before_stop"] == [["drain"]]
         assert 4.0 < float(seen["grace"]) <= 5.0  # type: ignore[arg-type]
         assert not running.running()
-        assert not (kit.data_dir / "pods" / f"default_gone_{p['metadata']['uid']}").exists()
+        # the pod's directory goes right after the final status write that completes the deletion
+        sandbox = kit.data_dir / "pods" / f"default_gone_{p['metadata']['uid']}"
+        deadline = time.monotonic() + 5
+        while sandbox.exists() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert not sandbox.exists()
         await kit.agent.events.flush()
         assert ("Killing", "Stopping container app") in await events_of(kit.client, "gone")
 
