@@ -15,6 +15,7 @@ import abc
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 from gitkube.api import meta
@@ -71,11 +72,17 @@ class Controller(abc.ABC):
     async def sync(self, key: str) -> None:
         """Take one step towards the desired state of the object at ``key``."""
 
+    def background(self) -> list[Coroutine[Any, Any, None]]:
+        """Loops to run next to the workers for the controller's lifetime (periodic resyncs,
+        monitors); cancelled when it stops. None by default."""
+        return []
+
     async def run(self, *, start_informers: bool = True) -> None:
         tasks: list[asyncio.Task[None]] = []
         if start_informers:
             tasks = [asyncio.create_task(inf.run(), name=f"{self.name}-informer-{inf.resource}")
                      for inf in self._informers]
+        tasks += [asyncio.create_task(loop, name=f"{self.name}-background") for loop in self.background()]
         try:
             await asyncio.gather(*(inf.synced.wait() for inf in self._informers))
             log.info("%s: caches synced", self.name)

@@ -23,11 +23,10 @@ ContainerResource, Pods, Object and External metrics are reported as invalid met
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from gitkube import errors
@@ -92,14 +91,8 @@ class HorizontalPodAutoscalerController(Controller):
     def _deleted(self, obj: Obj) -> None:
         self.history.pop(key_of(obj), None)
 
-    async def run(self, *, start_informers: bool = True) -> None:
-        resync = asyncio.create_task(self._resync(), name=f"{self.name}-resync")
-        try:
-            await super().run(start_informers=start_informers)
-        finally:
-            resync.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await resync
+    def background(self) -> list[Coroutine[Any, Any, None]]:
+        return [self._resync()]
 
     async def _resync(self) -> None:
         await self.hpas.synced.wait()

@@ -27,7 +27,7 @@ import contextlib
 import copy
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,14 +131,8 @@ class NodeLifecycleController(Controller):
         if (pod.get("spec") or {}).get("nodeName") and not pod["metadata"].get("deletionTimestamp"):
             self.enqueue(pod)
 
-    async def run(self, *, start_informers: bool = True) -> None:
-        monitor = asyncio.create_task(self._monitor(), name=f"{self.name}-monitor")
-        try:
-            await super().run(start_informers=start_informers)
-        finally:
-            monitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await monitor
+    def background(self) -> list[Coroutine[Any, Any, None]]:
+        return [self._monitor()]
 
     async def _monitor(self) -> None:
         await self.nodes.synced.wait()

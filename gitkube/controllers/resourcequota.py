@@ -14,7 +14,7 @@ afterwards. Started by the ControllerManager.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+from collections.abc import Coroutine
 from typing import Any
 
 from gitkube import errors
@@ -101,11 +101,5 @@ class ResourceQuotaController(Controller):
             for rq in self.quotas.list():
                 self.enqueue(rq)
 
-    async def run(self, *, start_informers: bool = True) -> None:
-        resync = asyncio.create_task(self._resync(), name=f"{self.name}-resync")
-        try:
-            await super().run(start_informers=start_informers)
-        finally:
-            resync.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await resync
+    def background(self) -> list[Coroutine[Any, Any, None]]:
+        return [self._resync()]
