@@ -3,7 +3,7 @@ creations and which pod deletions a controller has asked for and not yet seen in
 a sync does not act twice on a stale cache. An expectation older than five minutes counts as
 met (a lost watch event must not wedge a controller).
 
-Used by the ReplicaSet controller (which re-exports :class:`Expectations`) and the Job controller.
+Used by the ReplicaSet (which re-exports :class:`Expectations`), DaemonSet and Job controllers.
 """
 
 from __future__ import annotations
@@ -36,11 +36,15 @@ class Expectations:
             return True
         return (e.adds <= 0 and not e.deletes) or time.monotonic() - e.stamp > _EXPECTATIONS_TTL
 
+    def expect(self, key: str, adds: int, deletes: list[str]) -> None:
+        """Creations and deletions asked for in one step (replaces what was expected before)."""
+        self._by_key[key] = _Expected(adds=adds, deletes=set(deletes))
+
     def expect_creations(self, key: str, count: int) -> None:
-        self._by_key[key] = _Expected(adds=count)
+        self.expect(key, count, [])
 
     def expect_deletions(self, key: str, pod_keys: list[str]) -> None:
-        self._by_key[key] = _Expected(deletes=set(pod_keys))
+        self.expect(key, 0, pod_keys)
 
     def creation_observed(self, key: str, count: int = 1) -> None:
         e = self._by_key.get(key)

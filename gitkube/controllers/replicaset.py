@@ -15,7 +15,6 @@ Started by :class:`gitkube.controllers.manager.ControllerManager`.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
@@ -26,6 +25,7 @@ from gitkube.api import meta, selectors
 from gitkube.client import Client, Handler, Informer, key_of
 from gitkube.controllers.base import Controller, split_key
 from gitkube.controllers.expectations import Expectations
+from gitkube.controllers.podcontrol import PodControl
 from gitkube.controllers.podfacts import (
     BY_CONTROLLER,
     ORPHANS,
@@ -79,6 +79,7 @@ class ReplicaSetController(Controller):
         self.burst_replicas = burst_replicas
         self.status_batch_period = status_batch_period
         self.expectations = Expectations()
+        self.pods_ctl = PodControl(client, self.events, self.expectations)
         self.sets = self.informer("replicasets")
         self.pods = self.informer("pods")
         self.pods.add_indexer(ORPHANS, _orphan_namespace)
@@ -281,15 +282,14 @@ class ReplicaSetController(Controller):
         if diff < 0:
             count = min(-diff, self.burst_replicas)
             self.expectations.expect_creations(key, count)
-            created, failure = await self._create_in_batches(rs, count)
-            if created < count:
-                self.expectations.creation_observed(key, count - created)
+            pod = self._pod_from_template(rs)
+            _, failure = await self.pods_ctl.create_batches(key, rs, [pod] * count)
             return failure
         if diff > 0:
             count = min(diff, self.burst_replicas)
             victims = pods_to_delete(pods, self._related_pods(rs, pods), count)
             self.expectations.expect_deletions(key, [key_of(p) for p in victims])
-            results = await asyncio.gather(*(self._delete_pod(key, rs, p) for p in victims))
+            results = await self.pods_ctl.delete_all(key, rs, victims)
             return next((r for r in results if r is not None), None)
         return None
 
@@ -303,19 +303,6 @@ class ReplicaSetController(Controller):
                     if s["metadata"].get("namespace") == ns}
         return [f.obj for uid in siblings for f in (self._owned.get(str(uid)) or {}).values()]
 
-    async def _create_in_batches(self, rs: Obj, count: int) -> tuple[int, errors.APIError | None]:
-        """controller.slowStartBatch: batches of 1, 2, 4 ... stopping at the first failure."""
-        created, batch = 0, 1
-        while created < count:
-            size = min(batch, count - created)
-            results = await asyncio.gather(*(self._create_pod(rs) for _ in range(size)))
-            created += sum(1 for r in results if r is None)
-            failure = next((r for r in results if r is not None), None)
-            if failure is not None:
-                return created, failure
-            batch *= 2
-        return created, None
-
     def _pod_from_template(self, rs: Obj) -> Obj:
         # Shared with the cache, not copied: the object is only serialised.
         template = (rs.get("spec") or {}).get("template") or {}
@@ -326,31 +313,6 @@ class ReplicaSetController(Controller):
             if tm.get(fld):
                 md[fld] = tm[fld]
         return {"apiVersion": "v1", "kind": "Pod", "metadata": md, "spec": template.get("spec") or {}}
-
-    async def _create_pod(self, rs: Obj) -> errors.APIError | None:
-        try:
-            pod = await self.client.create("pods", self._pod_from_template(rs), rs["metadata"]["namespace"])
-        except errors.APIError as exc:
-            if "because it is being terminated" in exc.message:
-                return None
-            self.events.record(rs, "Warning", "FailedCreate", f"Error creating: {exc.message}")
-            return exc
-        self.events.record(rs, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
-        return None
-
-    async def _delete_pod(self, key: str, rs: Obj, pod: Obj) -> errors.APIError | None:
-        m = pod["metadata"]
-        try:
-            await self.client.delete("pods", m["name"], m["namespace"], uid=m.get("uid"))
-        except errors.NotFound:
-            self.expectations.deletion_observed(key, key_of(pod))
-            return None
-        except errors.APIError as exc:
-            self.expectations.deletion_observed(key, key_of(pod))
-            self.events.record(rs, "Warning", "FailedDelete", f"Error deleting: {exc.message}")
-            return exc
-        self.events.record(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {m['name']}")
-        return None
 
     async def _write_status(self, rs: Obj, status: Obj) -> None:
         """PUT the status without a resourceVersion precondition (the controller owns the

@@ -23,13 +23,11 @@ Started by :class:`gitkube.controllers.manager.ControllerManager`.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import datetime as dt
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from gitkube import errors
@@ -39,7 +37,9 @@ from gitkube.controllers import history
 from gitkube.controllers.base import Controller, split_key
 from gitkube.controllers.daemonset import plan, revisions
 from gitkube.controllers.daemonset.nodes import new_pod, target_node
+from gitkube.controllers.expectations import Expectations
 from gitkube.controllers.history import CONTROLLER_REVISION_HASH
+from gitkube.controllers.podcontrol import PodControl
 from gitkube.controllers.replicaset import next_available_in
 
 __all__ = ["DaemonSetController"]
@@ -49,42 +49,9 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 Clock = Callable[[], dt.datetime]
 
-_EXPECTATIONS_TTL = 300.0
 _BACKOFF_BASE = 1.0
 _BACKOFF_MAX = 900.0
 BURST_REPLICAS = 250
-
-
-@dataclass
-class _Expected:
-    adds: int = 0
-    deletes: set[str] = field(default_factory=set)
-    stamp: float = field(default_factory=time.monotonic)
-
-
-class _Expectations:
-    """Creations still to be seen and deletions (pod keys) still to be seen, per DaemonSet."""
-
-    def __init__(self) -> None:
-        self._by_key: dict[str, _Expected] = {}
-
-    def satisfied(self, key: str) -> bool:
-        e = self._by_key.get(key)
-        return e is None or (e.adds <= 0 and not e.deletes) or time.monotonic() - e.stamp > _EXPECTATIONS_TTL
-
-    def expect(self, key: str, adds: int, deletes: list[str]) -> None:
-        self._by_key[key] = _Expected(adds=adds, deletes=set(deletes))
-
-    def creation_observed(self, key: str, count: int = 1) -> None:
-        if (e := self._by_key.get(key)) is not None:
-            e.adds -= count
-
-    def deletion_observed(self, key: str, pod_key: str) -> None:
-        if (e := self._by_key.get(key)) is not None:
-            e.deletes.discard(pod_key)
-
-    def forget(self, key: str) -> None:
-        self._by_key.pop(key, None)
 
 
 def _utcnow() -> dt.datetime:
@@ -100,7 +67,8 @@ class DaemonSetController(Controller):
                  clock: Clock = _utcnow) -> None:
         super().__init__(client, informers=informers)
         self.clock = clock
-        self.expectations = _Expectations()
+        self.expectations = Expectations()
+        self.pods_ctl = PodControl(client, self.events, self.expectations)
         self._backoff: dict[tuple[str, str], tuple[float, float]] = {}  # (ds key, node) -> (until, delay)
         self.sets = self.informer("daemonsets")
         self.pods = self.informer("pods")
@@ -236,45 +204,9 @@ class DaemonSetController(Controller):
         if not create_on and not delete:
             return None
         self.expectations.expect(key, len(create_on), [key_of(p) for p in delete])
-        failure: errors.APIError | None = None
-        created, batch = 0, 1
-        while created < len(create_on):
-            chunk = create_on[created:created + batch]
-            results = await asyncio.gather(*(self._create_pod(ds, node, hash_) for node in chunk))
-            created += len(chunk)
-            failed = [r for r in results if r is not None]
-            if failed:
-                self.expectations.creation_observed(key, len(failed) + len(create_on) - created)
-                failure = failed[0]
-                break
-            batch *= 2
-        results = await asyncio.gather(*(self._delete_pod(key, ds, p) for p in delete))
+        _, failure = await self.pods_ctl.create_batches(key, ds, [new_pod(ds, node, hash_) for node in create_on])
+        results = await self.pods_ctl.delete_all(key, ds, delete)
         return failure or next((r for r in results if r is not None), None)
-
-    async def _create_pod(self, ds: Obj, node: str, hash_: str) -> errors.APIError | None:
-        try:
-            pod = await self.client.create("pods", new_pod(ds, node, hash_), ds["metadata"]["namespace"])
-        except errors.APIError as exc:
-            if "because it is being terminated" in exc.message:
-                return None
-            self.events.record(ds, "Warning", "FailedCreate", f"Error creating: {exc.message}")
-            return exc
-        self.events.record(ds, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
-        return None
-
-    async def _delete_pod(self, key: str, ds: Obj, pod: Obj) -> errors.APIError | None:
-        m = pod["metadata"]
-        try:
-            await self.client.delete("pods", m["name"], m["namespace"], uid=m.get("uid"))
-        except errors.NotFound:
-            self.expectations.deletion_observed(key, key_of(pod))
-            return None
-        except errors.APIError as exc:
-            self.expectations.deletion_observed(key, key_of(pod))
-            self.events.record(ds, "Warning", "FailedDelete", f"Error deleting: {exc.message}")
-            return exc
-        self.events.record(ds, "Normal", "SuccessfulDelete", f"Deleted pod: {m['name']}")
-        return None
 
     # -- pods the DaemonSet owns ----------------------------------------------------------
 

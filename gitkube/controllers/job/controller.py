@@ -27,7 +27,6 @@ base are injectable for tests.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import datetime as dt
 import logging
@@ -58,6 +57,7 @@ from gitkube.controllers.job.status import (
     finished_time,
     past_backoff_limit,
 )
+from gitkube.controllers.podcontrol import PodControl
 from gitkube.controllers.replicaset import Expectations, is_pod_active, is_pod_ready, pods_to_delete
 
 __all__ = ["JobController"]
@@ -90,6 +90,7 @@ class JobController(Controller):
         self.backoff_cap = backoff_cap
         self.now = now
         self.expectations = Expectations()
+        self.pods_ctl = PodControl(client, self.events, self.expectations)
         self.jobs = self.informer("jobs")
         self.pods = self.informer("pods")
         self.jobs.add_handler(Handler(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n),
@@ -309,53 +310,17 @@ class JobController(Controller):
         return set(), created, failure
 
     async def _create_pods(self, key: str, job: Obj, indexes: list[int | None]) -> tuple[int, errors.APIError | None]:
-        """controller.slowStartBatch: batches of 1, 2, 4 ... stopping at the first failure."""
+        """Slow-start batches (see :mod:`gitkube.controllers.podcontrol`)."""
         self.expectations.expect_creations(key, len(indexes))
-        created, pos, batch = 0, 0, 1
-        failure: errors.APIError | None = None
-        while pos < len(indexes) and failure is None:
-            chunk = indexes[pos:pos + batch]
-            pos += len(chunk)
-            results = await asyncio.gather(*(self._create_pod(job, i) for i in chunk))
-            created += sum(1 for r in results if r is None)
-            failure = next((r for r in results if r is not None), None)
-            batch *= 2
-        if created < len(indexes):
-            self.expectations.creation_observed(key, len(indexes) - created)
-        return created, failure
-
-    async def _create_pod(self, job: Obj, index: int | None) -> errors.APIError | None:
-        try:
-            pod = await self.client.create("pods", pod_from_template(job, index), job["metadata"]["namespace"])
-        except errors.APIError as exc:
-            if "because it is being terminated" in exc.message:
-                return None
-            self.events.record(job, "Warning", "FailedCreate", f"Error creating: {exc.message}")
-            return exc
-        self.events.record(job, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
-        return None
+        return await self.pods_ctl.create_batches(key, job, [pod_from_template(job, i) for i in indexes])
 
     async def _delete_pods(self, key: str, job: Obj, victims: list[Obj]) -> set[str]:
         """Delete ``victims``; the UIDs of those deleted (or already gone)."""
         if not victims:
             return set()
         self.expectations.expect_deletions(key, [key_of(p) for p in victims])
-        results = await asyncio.gather(*(self._delete_pod(key, job, p) for p in victims))
-        return {str(p["metadata"].get("uid")) for p, ok in zip(victims, results, strict=True) if ok}
-
-    async def _delete_pod(self, key: str, job: Obj, pod: Obj) -> bool:
-        m = pod["metadata"]
-        try:
-            await self.client.delete("pods", m["name"], m["namespace"], uid=m.get("uid"))
-        except errors.NotFound:
-            self.expectations.deletion_observed(key, key_of(pod))
-            return True
-        except errors.APIError as exc:
-            self.expectations.deletion_observed(key, key_of(pod))
-            self.events.record(job, "Warning", "FailedDelete", f"Error deleting: {exc.message}")
-            return False
-        self.events.record(job, "Normal", "SuccessfulDelete", f"Deleted pod: {m['name']}")
-        return True
+        results = await self.pods_ctl.delete_all(key, job, victims)
+        return {str(p["metadata"].get("uid")) for p, failure in zip(victims, results, strict=True) if failure is None}
 
     # -- status and TTL ---------------------------------------------------------------------
 
