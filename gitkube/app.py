@@ -38,7 +38,7 @@ from gitkube.engine.daemon import Engine, EngineSettings
 from gitkube.engine.hooks import write_engine_config
 from gitkube.engine.http import EngineHTTP
 from gitkube.engine.source import open_source
-from gitkube.manifests import ParseCache, sops
+from gitkube.manifests import ParseCache, agekey, sops
 from gitkube.manifests.agekey import ensure_identity
 from gitkube.proxy import ServiceProxy
 from gitkube.proxy.ingress import IngressProxy
@@ -112,6 +112,8 @@ class Settings:
     # Ingress proxy (off unless --ingress-listen)
     ingress_listen: str | None = None
     ingress_tls_listen: str | None = None
+    # extra age identity files for decrypting SOPS files (--age-key; $SOPS_AGE_KEY_FILE too)
+    age_keys: list[Path] = field(default_factory=list)
 
 
 @dataclass
@@ -220,13 +222,15 @@ class ControlPlane:
         else:
             target = _in_process_client(self.server, creds.admin_token, "gitkube")
         self._clients.append(target)
+        age_keys = [str(p) for p in agekey.extra_key_files(s.age_keys)]
         write_engine_config(self.data_dir, {"branch": s.branch, "path": s.path, "allow_empty": s.allow_empty,
-                                            "rollout_timeout": s.rollout_timeout})
-        identity, _ = ensure_identity(self.data_dir)  # DATA/age.key (0600): what sealed secrets are for
+                                            "rollout_timeout": s.rollout_timeout, "age_keys": age_keys})
+        ensure_identity(self.data_dir)  # DATA/age.key (0600): what sealed secrets are for
+        identities = agekey.load_identities(self.data_dir, age_keys)  # a bad --age-key fails `up` here
         self.engine = Engine(source, target, EngineSettings(branch=s.branch, path=s.path,
                                                             rollout_timeout=s.rollout_timeout, self_heal=s.self_heal,
                                                             allow_empty=s.allow_empty,
-                                                            decrypt=sops.Decryptor([identity])),
+                                                            decrypt=sops.Decryptor(identities)),
                              cache=ParseCache(self.data_dir / "cache" / "manifests.cache"), echo=_echo)
         authenticator = self.server.authenticator
 

@@ -77,12 +77,15 @@ _DATA_DIR = click.option("--data-dir", type=click.Path(file_okay=False, path_typ
               help="How often the local node samples pod and node metrics (kubectl top, HPA).")
 @click.option("--horizontal-pod-autoscaler-sync-period", "hpa_sync_period", default="15s", show_default=True,
               help="How often each HorizontalPodAutoscaler is reconciled.")
+@click.option("--age-key", "age_keys", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Another age identity file that may decrypt *.sops.yaml files (repeatable; "
+              "$SOPS_AGE_KEY_FILE is read too). DATA/age.key is always used.")
 def up(data_dir: Path | None, listen: str, store_url: str, service_cidr: str, cluster_cidr: str, history: int,
        compaction_interval: str, node_name: str | None, no_local_node: bool, node_monitor_grace_period: str,
        pod_eviction_timeout: str, crashloop_backoff: str, repo: str | None, branch: str, subpath: str,
        poll_interval: str, rollout_timeout: str, target_kubeconfig: Path | None, no_self_heal: bool,
        allow_empty: bool, ingress_listen: str | None, ingress_tls_listen: str | None,
-       metric_resolution: str, hpa_sync_period: str) -> None:
+       metric_resolution: str, hpa_sync_period: str, age_keys: tuple[Path, ...]) -> None:
     """Start the daemon: the built-in control plane, a local node and the GitOps engine."""
     from gitkube import app  # the composition root: heavy, so only the commands that run it import it
 
@@ -102,7 +105,7 @@ def up(data_dir: Path | None, listen: str, store_url: str, service_cidr: str, cl
         self_heal=not no_self_heal, allow_empty=allow_empty,
         metrics_interval=_seconds(metric_resolution, "--metric-resolution"),
         hpa_sync_period=_seconds(hpa_sync_period, "--horizontal-pod-autoscaler-sync-period"),
-        ingress_listen=ingress_listen, ingress_tls_listen=ingress_tls_listen,
+        ingress_listen=ingress_listen, ingress_tls_listen=ingress_tls_listen, age_keys=list(age_keys),
     )
     raise SystemExit(app.run_up(settings))
 

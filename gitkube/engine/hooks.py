@@ -31,11 +31,10 @@ from gitkube.client import Client, from_kubeconfig
 from gitkube.gitsource.repo import GitRepo
 from gitkube.manifests import ParseCache
 
-from .pipeline import decryptor, load_desired, preflight
+from .pipeline import ENGINE_CONFIG, decryptor, load_desired, preflight, read_engine_config
 
 __all__ = ["ENGINE_CONFIG", "run_hook", "write_engine_config"]
 
-ENGINE_CONFIG = "engine.json"
 ZERO = "0" * 40
 
 
@@ -48,10 +47,7 @@ def write_engine_config(data_dir: Path, config: dict[str, Any]) -> None:
 
 
 def _config(data_dir: Path) -> dict[str, Any]:
-    try:
-        return dict(json.loads((data_dir / ENGINE_CONFIG).read_text()))
-    except (OSError, ValueError):
-        return {"branch": "main", "path": ""}
+    return read_engine_config(data_dir)
 
 
 def _updates(stdin: TextIO, branch: str) -> list[tuple[str, str]]:

@@ -11,6 +11,7 @@ when any of them refuses: :class:`Prepared.problems` is then non-empty.
 from __future__ import annotations
 
 import asyncio
+import json
 import posixpath
 import subprocess
 import tarfile
@@ -18,6 +19,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gitkube import errors, manifests
 from gitkube.api.objectkey import ObjectKey
@@ -31,8 +33,8 @@ from gitkube.sync import applier
 from gitkube.sync.releases import EngineState, ReleaseLog
 from gitkube.sync.resources import read_live
 
-__all__ = ["Decrypt", "Preflight", "Prepared", "RepoTree", "decryptor", "desired_of", "load_desired", "preflight",
-           "prepare"]
+__all__ = ["ENGINE_CONFIG", "Decrypt", "Preflight", "Prepared", "RepoTree", "decryptor", "desired_of", "load_desired", "preflight",
+           "prepare", "read_engine_config"]
 
 
 class RepoTree:
@@ -84,12 +86,27 @@ def desired_of(manifests: list[Manifest]) -> list[Desired]:
 Decrypt = Callable[[str, bytes], bytes]
 
 
-def decryptor(data_dir: Path) -> Decrypt | None:
+ENGINE_CONFIG = "engine.json"  # DATA/engine.json: the daemon's settings the hooks and the CLI read
+
+
+def read_engine_config(data_dir: Path) -> dict[str, Any]:
+    """``DATA/engine.json`` as the daemon wrote it; defaults when there is none."""
+    try:
+        return dict(json.loads((data_dir / ENGINE_CONFIG).read_text()))
+    except (OSError, ValueError):
+        return {"branch": "main", "path": ""}
+
+
+def decryptor(data_dir: Path | None, extra: Iterable[str | Path] = ()) -> Decrypt | None:
     """What decrypts ``*.sops.yaml`` files: the control plane's age identity (``DATA/age.key``),
-    or None when there is none (such files are then refused with a clear message)."""
-    if not (data_dir / agekey.KEY_FILE).exists():
-        return None
-    return sops.Decryptor([agekey.load_identity(data_dir)])
+    the identity files the daemon was started with (``--age-key``, kept in ``DATA/engine.json`` as
+    ``age_keys``), ``extra`` and ``$SOPS_AGE_KEY_FILE``; None when there is none (such files are
+    then refused with a clear message)."""
+    configured: list[str | Path] = list(extra)
+    if data_dir is not None:
+        configured.extend(str(p) for p in read_engine_config(data_dir).get("age_keys", []) if isinstance(p, str))
+    identities = agekey.load_identities(data_dir, agekey.extra_key_files(configured))
+    return sops.Decryptor(identities) if identities else None
 
 
 def load_desired(repo: GitRepo, commit: str, *, path: str = "", cache: ParseCache | None = None,

@@ -5,22 +5,29 @@ The file is what ``age-keygen`` writes (two comment lines, then ``AGE-SECRET-KEY
 (:mod:`gitkube.manifests.sops`); its public key (``age1...``) is the recipient ``gitkube seal``
 encrypts for. The secret key is never logged or printed.
 
-Callers: the daemon (engine, pre-receive hook) and ``gitkube seal``.
+More identities can be added for decryption only (``gitkube up --age-key FILE``, or sops' own
+``$SOPS_AGE_KEY_FILE``): :func:`load_identities` reads every ``AGE-SECRET-KEY-1`` line of such
+files, as ``age -i`` and sops do.
+
+Callers: the daemon (engine, pre-receive hook), ``gitkube diff|apply`` and ``gitkube seal``.
 """
 
 from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from pyrage import x25519
 
 from gitkube.errors import ConfigError
 
-__all__ = ["KEY_FILE", "ensure_identity", "load_identity", "parse_recipient", "recipient"]
+__all__ = ["KEY_FILE", "SOPS_ENV", "ensure_identity", "extra_key_files", "load_identities", "load_identity",
+           "parse_recipient", "recipient"]
 
 KEY_FILE = "age.key"
+SOPS_ENV = "SOPS_AGE_KEY_FILE"  # sops' own variable naming an age identity file
 
 
 def _key_path(data_dir: Path | str) -> Path:
@@ -35,6 +42,53 @@ def _parse(path: Path, text: str) -> x25519.Identity:
         return x25519.Identity.from_str(lines[0])
     except Exception as exc:  # pyrage.IdentityError; its text never holds the key
         raise ConfigError(f"{path}: the age identity in it is malformed") from exc
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such age identity file") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the age identity: {exc.strerror}") from exc
+
+
+def _parse_many(path: Path, text: str) -> list[x25519.Identity]:
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not lines or any(not line.startswith("AGE-SECRET-KEY-1") for line in lines):
+        raise ConfigError(f"{path}: not an age identity file (expected AGE-SECRET-KEY-1... lines)")
+    out = []
+    for number, line in enumerate(lines, 1):
+        try:
+            out.append(x25519.Identity.from_str(line))
+        except Exception as exc:  # pyrage.IdentityError; its text never holds the key
+            raise ConfigError(f"{path}: age identity {number} in it is malformed") from exc
+    return out
+
+
+def extra_key_files(configured: Sequence[str | Path] = ()) -> list[Path]:
+    """``configured`` (``--age-key``) plus ``$SOPS_AGE_KEY_FILE`` when set, absolute, without repeats."""
+    paths = [Path(p) for p in configured]
+    env = os.environ.get(SOPS_ENV)
+    if env:
+        paths.append(Path(env))
+    out: list[Path] = []
+    for p in paths:
+        a = p.expanduser().absolute()
+        if a not in out:
+            out.append(a)
+    return out
+
+
+def load_identities(data_dir: Path | str | None, extra: Sequence[str | Path] = ()) -> list[x25519.Identity]:
+    """Every identity that may decrypt: ``DATA/age.key`` (when it exists) and those in the files
+    ``extra`` names (each must exist and hold only identities; ``ConfigError`` names the file)."""
+    out: list[x25519.Identity] = []
+    if data_dir is not None and _key_path(data_dir).exists():
+        out.append(load_identity(data_dir))
+    for path in extra:
+        out.extend(_parse_many(Path(path), _read(Path(path))))
+    return out
 
 
 def load_identity(data_dir: Path | str) -> x25519.Identity:
