@@ -123,6 +123,7 @@ def diff(repo: Path, rev: str, subpath: str, kubeconfig: Path | None, data_dir: 
     from gitkube.engine.pipeline import decryptor, prepare
     from gitkube.gitsource.repo import GitRepo
     from gitkube.plan import render_text
+    from gitkube.plan.render import render_capacity
 
     async def main() -> int:
         git = GitRepo(repo.resolve())
@@ -135,11 +136,12 @@ def diff(repo: Path, rev: str, subpath: str, kubeconfig: Path | None, data_dir: 
         plan = prepared.plan
         if output != "text":
             doc = {"commit": prepared.commit.sha, "inSync": plan.in_sync and not prepared.problems,
-                   "problems": prepared.problems, "plan": plan.to_json()}
+                   "problems": prepared.problems, "plan": plan.to_json(), "capacity": prepared.capacity.to_json()}
             _emit(doc, output)
         else:
             click.echo(f"commit {prepared.commit.sha[:12]} {prepared.commit.summary}")
             click.echo(render_text(plan, color=sys.stdout.isatty()), nl=False)
+            click.echo(render_capacity(prepared.capacity, color=sys.stdout.isatty()), nl=False)
             for problem in prepared.problems:
                 click.echo(f"rejected: {problem}", err=True)
         if prepared.problems:

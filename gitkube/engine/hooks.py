@@ -30,6 +30,7 @@ from gitkube import errors
 from gitkube.client import Client, from_kubeconfig
 from gitkube.gitsource.repo import GitRepo
 from gitkube.manifests import ParseCache
+from gitkube.plan.render import render_capacity
 
 from .pipeline import ENGINE_CONFIG, decryptor, load_desired, preflight, read_engine_config
 
@@ -100,10 +101,15 @@ async def _pre_receive(data_dir: Path, new: str, config: dict[str, Any], out: Te
     finally:
         if client is not None:
             await client.close()
+    quota = render_capacity(checked.capacity, color=False)
     if checked.problems:
         _say(out, f"push refused: {new[:12]} does not pass pre-flight:")
         _say(out, "\n".join(f"  {p}" for p in checked.problems))
+        if quota:
+            _say(out, quota)
         return 1
+    if quota:
+        _say(out, quota)
     _say(out, f"pre-flight passed: {len(checked.manifests)} objects valid, {checked.checked} changed "
               "object(s) accepted by the server's dry run")
     return 0

@@ -30,11 +30,12 @@ from gitkube.client import Client
 from gitkube.gitsource.repo import GitRepo, TreeFile
 from gitkube.manifests import Manifest, ParseCache, load
 from gitkube.plan import make_plan, referenced
+from gitkube.plan.capacity import CapacityReport
 from gitkube.sync import applier
 from gitkube.sync.releases import EngineState
 from gitkube.sync.resources import read_live
 
-from .pipeline import Decrypt, Prepared, RepoTree, desired_of
+from .pipeline import Decrypt, Prepared, RepoTree, desired_of, guard_rails
 
 __all__ = ["MAX_CHANGED", "Baseline", "baseline_of", "prepare_incremental"]
 
@@ -131,6 +132,9 @@ async def prepare_incremental(repo: GitRepo, sha: str, client: Client, base: Bas
     inventory = state.inventory if state.commit or state.inventory else None
     plan = make_plan(desired, live, inventory, allow_empty=allow_empty, assume_unchanged=assumed)
     problems = list(plan.problems)
+    report = CapacityReport()
     if not problems:
         problems += await applier.dry_run(client, plan.changes)
-    return Prepared(commit, manifests, plan, state, problems, desired), affected
+        report = await guard_rails(client, plan)
+        problems += report.problems
+    return Prepared(commit, manifests, plan, state, problems, desired, report), affected

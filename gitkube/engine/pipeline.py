@@ -28,13 +28,16 @@ from gitkube.gitsource.repo import CommitInfo, GitRepo
 from gitkube.manifests import Manifest, ParseCache, agekey, load, sops
 from gitkube.manifests.select import KUSTOMIZATION_FILES
 from gitkube.plan import Change, Desired, Plan, make_plan, referenced, stamp, with_config_checksums
+from gitkube.plan.capacity import CapacityReport
 from gitkube.plan.order import sync_wave
 from gitkube.sync import applier
 from gitkube.sync.releases import EngineState, ReleaseLog
 from gitkube.sync.resources import read_live
 
+from . import capacity, policies
+
 __all__ = ["ENGINE_CONFIG", "Decrypt", "Preflight", "Prepared", "RepoTree", "decryptor", "desired_of", "load_desired", "preflight",
-           "prepare", "read_engine_config"]
+           "guard_rails", "prepare", "read_engine_config"]
 
 
 class RepoTree:
@@ -71,6 +74,7 @@ class Prepared:
     state: EngineState
     problems: list[str] = field(default_factory=list)
     items: list[Desired] = field(default_factory=list)  # what was planned: manifests + config checksums
+    capacity: CapacityReport = field(default_factory=CapacityReport)  # quota at the peak, pod fit
 
     @property
     def desired(self) -> dict[ObjectKey, Desired]:
@@ -114,6 +118,15 @@ def load_desired(repo: GitRepo, commit: str, *, path: str = "", cache: ParseCach
     return load(RepoTree(repo), commit, path=path, cache=cache, kustomize=kustomize, decrypt=decrypt)
 
 
+async def guard_rails(client: Client, plan: Plan) -> CapacityReport:
+    """The checks beyond the server's dry run: quota at the rollout peak, pod fit on the nodes
+    (:mod:`.capacity`) and the commit's own policies (:mod:`.policies`), in one report."""
+    report, (denied, warned) = await asyncio.gather(capacity.check(client, plan), policies.check(client, plan))
+    report.problems += denied
+    report.warnings += warned
+    return report
+
+
 async def prepare(repo: GitRepo, rev: str, client: Client, *, path: str = "", cache: ParseCache | None = None,
                   kustomize: str | None = None, allow_empty: bool = False, server_dry_run: bool = True,
                   log: ReleaseLog | None = None, decrypt: Decrypt | None = None) -> Prepared:
@@ -131,9 +144,12 @@ async def prepare(repo: GitRepo, rev: str, client: Client, *, path: str = "", ca
     plan = make_plan(desired, live, state.inventory if state.commit or state.inventory else None,
                      allow_empty=allow_empty)
     problems = list(plan.problems)
+    report = CapacityReport()
     if server_dry_run and not problems:
         problems += await applier.dry_run(client, plan.changes)
-    return Prepared(commit, manifests, plan, state, problems, desired)
+        report = await guard_rails(client, plan)
+        problems += report.problems
+    return Prepared(commit, manifests, plan, state, problems, desired, report)
 
 
 @dataclass
@@ -142,6 +158,7 @@ class Preflight:
     manifests: list[Manifest]
     checked: int                      # objects dry-run against the server
     problems: list[str] = field(default_factory=list)
+    capacity: CapacityReport = field(default_factory=CapacityReport)
 
 
 async def preflight(repo: GitRepo, rev: str, client: Client, *, path: str = "", cache: ParseCache | None = None,
@@ -185,6 +202,15 @@ async def preflight(repo: GitRepo, rev: str, client: Client, *, path: str = "", 
     changes = [Change(k, "create" if k.kind == "Namespace" and k not in existing else "update", 0,
                       stamp(planned[k].obj, planned[k].source), None, [], "", planned[k].source)
                for k in sorted(todo_keys)]
+    report = CapacityReport()
     if not problems:
         problems += await applier.dry_run(client, changes)
-    return Preflight(commit, manifests, len(changes), problems)
+        # quota and fit: a plan of just the touched objects against their live state
+        live = await read_live(client, todo_keys | {k for k in state.inventory if k not in planned})
+        removed = {k for k in state.inventory if k not in planned and k in live}
+        partial = make_plan([planned[k] for k in sorted(todo_keys)], {k: v for k, v in live.items() if k in todo_keys},
+                            None, allow_empty=True)
+        partial.prune = [Change(k, "delete", 0, None, live[k], [], "", None) for k in sorted(removed)]
+        report = await guard_rails(client, partial)
+        problems += report.problems
+    return Preflight(commit, manifests, len(changes), problems, report)

@@ -3,16 +3,18 @@
 Per changed object a header (``~ update Deployment.apps default/web  (apps/web.yaml:1:1)``) and its
 unified diff; then a summary table of the creates, updates and deletes in the order the sync
 carries them out (action, object, wave, source); then objects the prune skips, the problems, and
-the totals line ``Plan: 2 to create, 1 to update, 1 to delete, 40 unchanged``. With ``color``,
+the totals line ``Plan: 2 to create, 1 to update, 1 to delete, 40 unchanged``. ``render_capacity``
+prints the quota projection (used, after the sync, at the rollout peak, hard) per namespace. With ``color``,
 plain ANSI escapes (green additions, red removals, cyan hunk headers, bold headers).
 Deterministic: the same plan always renders to the same text. Pure.
 """
 
 from __future__ import annotations
 
+from gitkube.plan.capacity import CapacityReport
 from gitkube.plan.model import Change, Plan
 
-__all__ = ["render_text", "totals_line"]
+__all__ = ["render_capacity", "render_text", "totals_line"]
 
 _RESET = "\033[0m"
 _BOLD = "\033[1m"
@@ -102,3 +104,25 @@ def render_brief(plan: Plan, *, limit: int = 50) -> str:
     lines.append(f"({len(changed)} objects change: `gitkube diff` shows each one)")
     lines.append(totals_line(plan))
     return "\n".join(lines) + "\n"
+
+
+def render_capacity(report: CapacityReport, *, color: bool) -> str:
+    """The quota table of ``gitkube diff``: per namespace and quota, each resource's use now, after
+    the sync, at the rollout's peak and the hard limit; exceeded rows in red."""
+    lines: list[str] = []
+    for p in report.quotas:
+        changed = [r for r in sorted(p.hard) if p.rest.get(r) != p.now.get(r) or p.peak.get(r) != p.now.get(r)]
+        if not changed:
+            continue
+        lines.append(f"quota {p.namespace}/{p.name}:")
+        rows = [("  resource", "used", "after", "peak", "hard")]
+        rows += [(f"  {r}", str(p.now.get(r, 0)), str(p.rest.get(r, 0)), str(p.peak.get(r, 0)), str(p.hard[r]))
+                 for r in changed]
+        widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        for i, row in enumerate(rows):
+            text = "  ".join(cell.ljust(widths[j]) for j, cell in enumerate(row)).rstrip()
+            over = i > 0 and row[0].strip() in p.exceeded
+            lines.append(_paint(text + ("  exceeded" if over else ""), _RED, color and over))
+    for warning in report.warnings:
+        lines.append(f"warning: {warning}")
+    return "".join(f"{line}\n" for line in lines)
