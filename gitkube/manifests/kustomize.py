@@ -6,7 +6,9 @@ path; a basename starting with ``kubectl`` runs ``kubectl kustomize DIR``, anyth
 ``BIN build DIR``). :func:`render` exports the whole commit to a temporary directory (overlays
 reach their bases with ``../base``, so the kustomization's own subtree is not enough), refuses a
 symlink below the kustomization that leads outside the repository, removes such links elsewhere
-so kustomize cannot follow them, and runs the binary with a timeout. Failures raise
+so kustomize cannot follow them, replaces ``*.sops.yaml`` files below the kustomization with their
+plaintext (the export is private and deleted afterwards; such output is never cached), and runs
+the binary with a timeout. Failures raise
 :class:`RenderError` with a message that names the kustomization file.
 
 Callers: :func:`gitkube.manifests.load`.
@@ -18,9 +20,13 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
+from gitkube.errors import GitkubeError
 from gitkube.manifests.model import TreeReader
+
+Decrypt = Callable[[str, bytes], bytes]
 
 __all__ = ["ENV_VAR", "RENDER_TIMEOUT", "RenderError", "find_binary", "render"]
 
@@ -68,14 +74,42 @@ def _check_links(top: Path, kdir: Path, kfile: str) -> None:
                 os.unlink(entry)
 
 
-def render(argv: list[str], reader: TreeReader, commit: str, kfile: str, kdir: str) -> bytes:
-    """The YAML stream ``kustomize build`` prints for ``kdir`` at ``commit``."""
+def _decrypt_sealed(top: Path, target: Path, kfile: str, decrypt: Decrypt | None) -> bool:
+    """Replace every ``*.sops.yaml`` under ``target`` in the private export with its plaintext, so
+    kustomize sees (and may transform) the real Secret, as Flux's kustomize-controller does.
+    True when any was decrypted: that output holds secret values and must never be cached."""
+    found = False
+    for path in sorted(target.rglob("*")):
+        if not path.name.lower().endswith((".sops.yaml", ".sops.yml")) or not path.is_file() or path.is_symlink():
+            continue
+        rel = str(path.relative_to(top))
+        if decrypt is None:
+            raise RenderError(f"{kfile}: {rel} is encrypted with SOPS: the daemon's age identity is needed to "
+                              "decrypt it")
+        try:
+            plaintext = decrypt(rel, path.read_bytes())
+        except GitkubeError as exc:
+            raise RenderError(f"{kfile}: {rel}: {exc}") from None
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+        try:
+            os.write(fd, plaintext)
+        finally:
+            os.close(fd)
+        found = True
+    return found
+
+
+def render(argv: list[str], reader: TreeReader, commit: str, kfile: str, kdir: str,
+           decrypt: Decrypt | None = None) -> tuple[bytes, bool]:
+    """The YAML stream ``kustomize build`` prints for ``kdir`` at ``commit``, and whether it
+    holds decrypted SOPS content (then it must not be cached)."""
     with tempfile.TemporaryDirectory(prefix="gitkube-kustomize-") as tmp:
         top = Path(tmp) / "repo"
         top.mkdir()
         reader.export(commit, "", top)
         target = top / kdir if kdir else top
         _check_links(top, target, kfile)
+        secret = _decrypt_sealed(top, target, kfile, decrypt)
         try:
             proc = subprocess.run([*argv, str(target)], capture_output=True, timeout=RENDER_TIMEOUT,
                                   cwd=str(top), stdin=subprocess.DEVNULL, check=False)
@@ -86,4 +120,4 @@ def render(argv: list[str], reader: TreeReader, commit: str, kfile: str, kdir: s
     if proc.returncode != 0:
         stderr = proc.stderr.decode("utf-8", "replace").strip().replace(str(top) + "/", "")
         raise RenderError(f"{kfile}: {' '.join(os.path.basename(a) for a in argv)} failed: {stderr}")
-    return proc.stdout
+    return proc.stdout, secret

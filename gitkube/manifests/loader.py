@@ -92,7 +92,7 @@ def _render_key(argv: list[str], kdir: str, tree: list[TreeFile]) -> str:
 
 def _render_all(reader: TreeReader, commit: str, root: str, files: list[TreeFile],
                 kustomizations: list[tuple[str, str]], cache: ParseCache | None, kustomize: str | None,
-                problems: list[_Problem]) -> dict[str, Entry]:
+                problems: list[_Problem], decrypt: Callable[[str, bytes], bytes] | None = None) -> dict[str, Entry]:
     """Entry per kustomization file of the rendered output (failures go to ``problems``)."""
     out: dict[str, Entry] = {}
     try:
@@ -112,12 +112,12 @@ def _render_all(reader: TreeReader, commit: str, root: str, files: list[TreeFile
         entry = cache.get(key) if cache is not None else None
         if entry is None:
             try:
-                rendered = kz.render(argv, reader, commit, kfile, kdir)
+                rendered, secret = kz.render(argv, reader, commit, kfile, kdir, decrypt)
             except kz.RenderError as exc:
                 problems.append((kfile, 0, 0, str(exc).removeprefix(f"{kfile}: ")))
                 continue
             entry = parse_blob(rendered)
-            if cache is not None and not entry[1]:
+            if cache is not None and not entry[1] and not secret:  # never cache decrypted values
                 cache.put(key, entry)
         objects, found = entry
         for line, _column, message in found:
@@ -171,7 +171,7 @@ def load(reader: TreeReader, commit: str, *, path: str = "", cache: ParseCache |
     sealed = [(name, f) for name, f in selection.plain if name.lower().endswith(_SOPS_SUFFIXES)]
     plain = [(name, f) for name, f in selection.plain if not name.lower().endswith(_SOPS_SUFFIXES)]
     entries = _entries(reader, sorted({f.blob for _, f in plain}), cache)
-    rendered = _render_all(reader, commit, root, files, selection.kustomizations, cache, kustomize, problems)
+    rendered = _render_all(reader, commit, root, files, selection.kustomizations, cache, kustomize, problems, decrypt)
     sources: list[tuple[str, Entry]] = []
     used: set[str] = set()
     for name, content in plain:

@@ -121,3 +121,25 @@ def test_find_binary_modes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert kz.find_binary("kubectl.1.32") == [str(tmp_path / "kubectl.1.32"), "kustomize"]
     (tmp_path / "kustomize").unlink()
     assert kz.find_binary() is None
+
+
+@needs_kubectl
+def test_sops_files_inside_a_kustomization_are_decrypted_before_the_build_and_never_cached(
+        repo: Repo, tmp_path: Path) -> None:
+    from gitkube.manifests import agekey, sops
+
+    identity, public = agekey.ensure_identity(tmp_path)
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"}, "stringData": {"password": "hunter2"}}
+    repo.write("k/kustomization.yaml", "resources:\n- db.sops.yaml\nnamespace: prod\nnamePrefix: prod-\n")
+    repo.write("k/db.sops.yaml", sops.encrypt([secret], [public]).decode())
+    commit = repo.commit()
+    cache_file = tmp_path / "cache"
+    cache = ParseCache(cache_file)
+    out = load(repo.tree, commit, kustomize=KUBECTL, cache=cache, decrypt=sops.Decryptor([identity]))
+    assert [(str(m.key), m.obj.get("stringData")) for m in out] == [("Secret prod/prod-db", {"password": "hunter2"})]
+    cache.save()
+    assert not cache_file.exists() or b"hunter2" not in cache_file.read_bytes()
+    with pytest.raises(ManifestError) as info:
+        load(repo.tree, commit, kustomize=KUBECTL)
+    assert info.value.problems == ["k/kustomization.yaml: k/db.sops.yaml is encrypted with SOPS: the daemon's age "
+                                   "identity is needed to decrypt it"]
