@@ -13,7 +13,8 @@ LimitRanger admission plugin (``plugin/pkg/admission/limitranger``):
 - :func:`missing_constraints` — ``must specify limits.cpu for: c1`` when a quota constrains
   cpu/memory a container does not set; :func:`matches_scopes` — quota scopes.
 - :func:`calculate_used` — a quota's ``status.used`` from the live objects.
-- :func:`apply_limit_range_defaults` and :func:`limit_range_violations` — LimitRanger.
+- :func:`apply_limit_range_defaults` and :func:`limit_range_violations` — LimitRanger;
+  :func:`pvc_limit_range_violations` — its ``PersistentVolumeClaim`` items (min/max ``storage``).
 
 Called by the API server's quota admission, the quota controller and the GitOps pre-flight.
 """
@@ -41,6 +42,7 @@ __all__ = [
     "tracked_resources",
     "pod_limits",
     "pod_requests",
+    "pvc_limit_range_violations",
     "usage_of",
 ]
 
@@ -428,3 +430,30 @@ def limit_range_violations(pod: Mapping[str, Any], limit_range: Mapping[str, Any
         out += _validate_item("Pod", item, req, lim)
     return out
 
+
+def _max_request(kind: str, name: str, enforced: Quantity, req: Mapping[str, Quantity]) -> str:
+    """LimitRanger's ``maxRequestConstraint``: the max of a kind that has no limits (PVCs)."""
+    if name not in req:
+        return f"maximum {name} usage per {kind} is {enforced}.  No request is specified"
+    if req[name] > enforced:
+        return f"maximum {name} usage per {kind} is {enforced}, but request is {req[name]}"
+    return ""
+
+
+def pvc_limit_range_violations(pvc: Mapping[str, Any], limit_range: Mapping[str, Any]) -> list[str]:
+    """Every ``PersistentVolumeClaim`` min/max rule of one LimitRange the claim breaks, checked
+    against ``spec.resources.requests`` only (Kubernetes ignores a PVC's limits here), e.g.
+    ``minimum storage usage per PersistentVolumeClaim is 1Gi, but request is 500Mi``."""
+    kind = "PersistentVolumeClaim"
+    req = parse_resource_list(_dict(_dict(_dict(pvc, "spec"), "resources"), "requests"))
+    out: list[str] = []
+    for item in _items(limit_range, kind):
+        for name, enforced in sorted(parse_resource_list(_dict(item, "min")).items()):
+            message = _min(kind, name, enforced, req, {})
+            if message:
+                out.append(message)
+        for name, enforced in sorted(parse_resource_list(_dict(item, "max")).items()):
+            message = _max_request(kind, name, enforced, req)
+            if message:
+                out.append(message)
+    return out

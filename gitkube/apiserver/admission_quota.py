@@ -5,7 +5,8 @@
   LimitRanges it lacks, with the ``kubernetes.io/limit-ranger`` annotation.
 - :meth:`QuotaAdmission.validate_create` / :meth:`validate_update` (validating, after the
   kind's validation): a pod breaking a LimitRange's min/max/ratio is refused (403,
-  ``pods "x" is forbidden: maximum cpu usage per Container is 1, but limit is 2``); then every
+  ``pods "x" is forbidden: maximum cpu usage per Container is 1, but limit is 2``), and so is a
+  PVC breaking a PersistentVolumeClaim item (on create and update); then every
   ResourceQuota of the namespace the object counts against is checked (``failed quota: q:
   must specify limits.cpu for: c1``, ``exceeded quota: q, requested: ..., used: ...,
   limited: ...``) and, unless dry-run, charged: its ``status.used`` grows by the request, as
@@ -39,6 +40,10 @@ _FIELD_MANAGER = "resourcequota-admission"
 
 def _is_pod(info: scheme.ResourceInfo) -> bool:
     return info.group == "" and info.kind == "Pod"
+
+
+def _is_pvc(info: scheme.ResourceInfo) -> bool:
+    return info.group == "" and info.kind == "PersistentVolumeClaim"
 
 
 def _forbidden(info: scheme.ResourceInfo, obj: dict[str, Any], message: str) -> errors.Forbidden:
@@ -80,17 +85,16 @@ class QuotaAdmission:
         """LimitRange rules for pods, then the namespace's quotas for any namespaced object."""
         if not info.namespaced:
             return
-        namespace = str(obj["metadata"]["namespace"])
-        if _is_pod(info):
-            for lr in await self._list("", "limitranges", namespace):
-                problems = quota.limit_range_violations(obj, lr)
-                if problems:
-                    raise _forbidden(info, obj, _aggregate(problems))
+        if _is_pod(info) or _is_pvc(info):
+            await self._check_limit_ranges(info, obj)
         await self._charge(info, obj, quota.usage_of(obj), opts, constraints=_is_pod(info))
 
     async def validate_update(self, info: scheme.ResourceInfo, new: dict[str, Any], live: dict[str, Any],
                               opts: WriteOptions) -> None:
-        """A pod update that adds resources (e.g. a resize) is checked and charged for the increase."""
+        """A pod update that adds resources (e.g. a resize) is checked and charged for the increase;
+        a PVC update (a resize) is checked against the LimitRanges, as LimitRanger does."""
+        if _is_pvc(info) and not opts.subresource:
+            await self._check_limit_ranges(info, new)
         if not _is_pod(info) or opts.subresource:
             return
         before = quota.usage_of(live)
@@ -102,6 +106,15 @@ class QuotaAdmission:
                 delta[name] = grown
         if delta:
             await self._charge(info, new, delta, opts, constraints=False)
+
+    async def _check_limit_ranges(self, info: scheme.ResourceInfo, obj: dict[str, Any]) -> None:
+        """LimitRanger's validation: a pod's Container/Pod items or a PVC's PersistentVolumeClaim
+        items (403 ``persistentvolumeclaims "c" is forbidden: minimum storage usage per ...``)."""
+        violations = quota.limit_range_violations if _is_pod(info) else quota.pvc_limit_range_violations
+        for lr in await self._list("", "limitranges", str(obj["metadata"]["namespace"])):
+            problems = violations(obj, lr)
+            if problems:
+                raise _forbidden(info, obj, _aggregate(problems))
 
     def _lock(self, namespace: str) -> asyncio.Lock:
         lock = self._locks.get(namespace)

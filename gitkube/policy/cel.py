@@ -6,10 +6,13 @@ policies use - the strings library (``lowerAscii``, ``upperAscii``, ``split``, `
 ``replace``, ``substring``, ``indexOf``, ``trim``, ``format`` ...), optionals (``object.?spec``,
 ``.orValue()``, ``optional.of``) and the math library - on top of the standard ``has()``,
 ``all``/``exists``/``exists_one``/``map``/``filter``, ``matches``, ``startsWith``, ``endsWith``,
-``contains``, ``size``, ``int``/``string``/``double`` conversions. Not available: the
-Kubernetes-only libraries (``quantity()``, ``url()``, ``ip()``/``cidr()``, ``authorizer``,
-the Kubernetes list library's ``isSorted``/``sum``/``min``/``max``/``indexOf`` on lists, regex
-``find``/``findAll``): an expression using them fails to compile with a clear message.
+``contains``, ``size``, ``int``/``string``/``double`` conversions, plus the Kubernetes
+libraries of :mod:`gitkube.policy.k8slib`: quantity (``quantity()``, ``isQuantity()``,
+``isLessThan``, ``compareTo``, ``add`` ...), lists (``isSorted``, ``sum``, ``min``, ``max``,
+``indexOf``, ``lastIndexOf``), regex (``find``, ``findAll``) and URLs (``url()``, ``isURL()``,
+``getHost`` ...). Not available: ``ip()``/``cidr()``, ``authorizer``, ``semver()``, ``format``
+library, quantity ``div``/``divInt`` and the lists ``includes``: an expression using them fails to
+compile with a clear message.
 
 Pure: no I/O. Called by :mod:`gitkube.policy.compiler` and :mod:`gitkube.policy.evaluate`.
 """
@@ -24,6 +27,7 @@ from cel_expr_python import cel
 from cel_expr_python.ext import ext_math, ext_optional, ext_strings
 
 from gitkube.errors import GitkubeError
+from gitkube.policy import k8slib
 
 __all__ = ["VARIABLES", "CelCompileError", "CelEvalError", "Program", "activation", "compile_expression"]
 
@@ -47,7 +51,8 @@ def _environment() -> Any:
         dyn = cel.Type.DYN
         _env = cel.NewEnv(
             variables={name: dyn for name in VARIABLES},
-            extensions=[ext_strings.ExtStrings(), ext_optional.ExtOptional(), ext_math.ExtMath()],
+            extensions=[ext_strings.ExtStrings(), ext_optional.ExtOptional(), ext_math.ExtMath(),
+                        k8slib.extension()],
         )
     return _env
 
@@ -55,7 +60,7 @@ def _environment() -> Any:
 def _clean(message: str) -> str:
     """cel-cpp's messages start with a status code (``INVALID_ARGUMENT: ERROR: <input>:1:4:``)."""
     text = message.strip()
-    for prefix in ("INVALID_ARGUMENT: ", "UNKNOWN: ", "NOT_FOUND: ", "ERROR: "):
+    for prefix in ("INVALID_ARGUMENT: ", "UNKNOWN: ", "NOT_FOUND: ", "OUT_OF_RANGE: ", "ERROR: "):
         while text.startswith(prefix):
             text = text[len(prefix):]
     text = text.replace(" [INVALID_ARGUMENT]", "")

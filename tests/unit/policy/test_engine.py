@@ -34,8 +34,8 @@ def test_compile_errors_name_policy_and_index() -> None:
     assert fields == ["spec.validations[1].expression", "spec.validations[2].expression",
                       "spec.validations[3].messageExpression"]
     assert str(exc.value).startswith("ValidatingAdmissionPolicy 'p': CEL does not compile: spec.validations[1]")
-    with pytest.raises(CelCompileError, match="undeclared reference to 'quantity'"):
-        compile_expression("quantity('1Gi') > 0")
+    with pytest.raises(CelCompileError, match="undeclared reference to 'ip'"):
+        compile_expression("ip('10.0.0.1') != null")
 
 
 def test_cache_recompiles_on_a_new_generation_only() -> None:
