@@ -1,10 +1,14 @@
-"""Benchmark of the SQLite store on a temporary directory; prints one JSON object.
+"""Benchmark of a store (SQLite on a temporary directory, or etcd); prints one JSON object.
 
-    python bench/bench_store.py [--objects 5000] [--watchers 10] [--events 500] [--uvloop]
+    python bench/bench_store.py [--store sqlite|etcd] [--etcd-url etcd://HOST:PORT[/prefix]]
+                                [--objects 5000] [--watchers 10] [--events 500] [--uvloop]
 
-Measures sequential creates and gets per second, the time to list a 1,000-object collection
-(in a store holding ``--objects`` more elsewhere), and the watch fan-out latency (commit of a
-write until each of ``--watchers`` watchers holds the event) at p50 and p99.
+Measures sequential creates, updates and gets per second, creates per second with 50 in flight,
+the time to list a 1,000-object collection (in a store holding ``--objects`` more elsewhere),
+and the watch fan-out latency (from the write call until each of ``--watchers`` watchers holds
+the event) at p50 and p99. ``--store etcd`` starts a throwaway single-member etcd on loopback
+(``gitkube.testing.etcd``, data dir in a temporary directory) unless ``--etcd-url`` names one;
+the store then uses a fresh key prefix.
 """
 
 from __future__ import annotations
@@ -16,9 +20,12 @@ import pathlib
 import statistics
 import tempfile
 import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from gitkube.store import SqliteStore
+from gitkube.store import SqliteStore, Store
 
 __all__ = ["main", "run"]
 
@@ -58,35 +65,79 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-async def run(objects: int, watchers: int, events: int) -> dict[str, Any]:
+@asynccontextmanager
+async def opened_store(kind: str, etcd_url: str | None) -> AsyncIterator[Store]:
+    """A new, opened store of ``kind`` (and the etcd it runs on, for ``etcd``), closed at exit."""
     with tempfile.TemporaryDirectory() as tmp:
-        store = SqliteStore(pathlib.Path(tmp) / "state.db", history=0)
-        await store.open()
+        store: Store
+        member = None
+        if kind == "sqlite":
+            store = SqliteStore(pathlib.Path(tmp) / "state.db", history=0)
+        else:
+            from gitkube.store.etcd import EtcdStore
+            from gitkube.testing.etcd import EtcdMember, member_url
+
+            if etcd_url is None:
+                member = EtcdMember("bench", pathlib.Path(tmp) / "etcd")
+                member.start()
+                etcd_url = member_url(member)
+            store = EtcdStore(f"{etcd_url.rstrip('/')}/bench-{uuid.uuid4().hex[:8]}", history=0)
         try:
-            start = time.perf_counter()
-            for i in range(objects):
-                await store.create(f"/registry/core/pods/bulk/p{i:06d}", pod("bulk", f"p{i:06d}"))
-            creates = objects / (time.perf_counter() - start)
-
-            start = time.perf_counter()
-            for i in range(objects):
-                await store.get(f"/registry/core/pods/bulk/p{i:06d}")
-            gets = objects / (time.perf_counter() - start)
-
-            for i in range(1000):
-                await store.create(f"/registry/core/pods/listed/p{i:04d}", pod("listed", f"p{i:04d}"))
-            list_ms = []
-            for _ in range(7):
-                start = time.perf_counter()
-                result = await store.list("/registry/core/pods/listed/")
-                list_ms.append((time.perf_counter() - start) * 1000)
-                assert len(result.items) == 1000
-
-            latencies = await fanout(store, watchers, events)
+            await store.open()
+            try:
+                yield store
+            finally:
+                await store.close()
         finally:
-            await store.close()
+            if member is not None:
+                member.kill()
+
+
+async def run(objects: int, watchers: int, events: int, kind: str = "sqlite",
+              etcd_url: str | None = None) -> dict[str, Any]:
+    async with opened_store(kind, etcd_url) as store:
+        start = time.perf_counter()
+        for i in range(objects):
+            await store.create(f"/registry/core/pods/bulk/p{i:06d}", pod("bulk", f"p{i:06d}"))
+        creates = objects / (time.perf_counter() - start)
+
+        start = time.perf_counter()
+        for i in range(objects):
+            changed = pod("bulk", f"p{i:06d}")
+            changed["status"]["podIP"] = "10.0.0.13"
+            await store.update(f"/registry/core/pods/bulk/p{i:06d}", changed)
+        updates = objects / (time.perf_counter() - start)
+
+        start = time.perf_counter()
+        sem = asyncio.Semaphore(50)
+
+        async def create_one(i: int) -> None:
+            async with sem:
+                await store.create(f"/registry/core/pods/conc/p{i:06d}", pod("conc", f"p{i:06d}"))
+
+        await asyncio.gather(*(create_one(i) for i in range(objects)))
+        concurrent = objects / (time.perf_counter() - start)
+
+        start = time.perf_counter()
+        for i in range(objects):
+            await store.get(f"/registry/core/pods/bulk/p{i:06d}")
+        gets = objects / (time.perf_counter() - start)
+
+        for i in range(1000):
+            await store.create(f"/registry/core/pods/listed/p{i:04d}", pod("listed", f"p{i:04d}"))
+        list_ms = []
+        for _ in range(7):
+            start = time.perf_counter()
+            result = await store.list("/registry/core/pods/listed/")
+            list_ms.append((time.perf_counter() - start) * 1000)
+            assert len(result.items) == 1000
+
+        latencies = await fanout(store, watchers, events)
     return {
+        "store": kind,
         "creates_per_s": round(creates),
+        "updates_per_s": round(updates),
+        "creates_50_concurrent_per_s": round(concurrent),
         "gets_per_s": round(gets),
         "list_1000_ms": round(statistics.median(list_ms), 2),
         "watch_fanout_latency_p50_ms": round(percentile(latencies, 0.50), 3),
@@ -96,8 +147,8 @@ async def run(objects: int, watchers: int, events: int) -> dict[str, Any]:
     }
 
 
-async def fanout(store: SqliteStore, watchers: int, events: int) -> list[float]:
-    """Latency (ms) from each write's commit to each watcher holding its event."""
+async def fanout(store: Store, watchers: int, events: int) -> list[float]:
+    """Latency (ms) from each write call to each watcher holding its event."""
     sent: dict[int, float] = {}
     received: list[tuple[int, float]] = []
     since = await store.current_revision()
@@ -113,8 +164,9 @@ async def fanout(store: SqliteStore, watchers: int, events: int) -> list[float]:
     tasks = [asyncio.create_task(watch()) for _ in range(watchers)]
     await asyncio.sleep(0.05)  # let every watcher subscribe
     for i in range(events):
+        issued = time.perf_counter()  # an etcd watcher may hold the event before the write returns
         obj = await store.create(f"/registry/core/pods/fan/p{i:05d}", pod("fan", f"p{i:05d}"))
-        sent[int(obj["metadata"]["resourceVersion"])] = time.perf_counter()
+        sent[int(obj["metadata"]["resourceVersion"])] = issued
         await asyncio.sleep(0.001)
     await asyncio.wait_for(asyncio.gather(*tasks), 60)
     return [(at - sent[rev]) * 1000 for rev, at in received]
@@ -122,12 +174,14 @@ async def fanout(store: SqliteStore, watchers: int, events: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", choices=("sqlite", "etcd"), default="sqlite")
+    parser.add_argument("--etcd-url", default=None, help="an etcd to use [default: start a throwaway one]")
     parser.add_argument("--objects", type=int, default=5000)
     parser.add_argument("--watchers", type=int, default=10)
     parser.add_argument("--events", type=int, default=500)
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop, as the API server does")
     args = parser.parse_args()
-    coro = run(args.objects, args.watchers, args.events)
+    coro = run(args.objects, args.watchers, args.events, args.store, args.etcd_url)
     if args.uvloop:
         import uvloop
 

@@ -407,7 +407,7 @@ def test_open_store_urls(tmp_path: pathlib.Path, url: str, expected: str) -> Non
     assert isinstance(tuned, SqliteStore) and tuned.history == 50
 
 
-@pytest.mark.parametrize("url", ["etcd://127.0.0.1:2379", "postgres://x", "", "sqlite:///dir/"])
+@pytest.mark.parametrize("url", ["etcds://127.0.0.1:2379", "postgres://x", "", "sqlite:///dir/"])
 def test_open_store_rejects_other_urls(tmp_path: pathlib.Path, url: str) -> None:
     with pytest.raises(errors.ConfigError) as info:
         open_store(url, tmp_path)
