@@ -42,19 +42,29 @@ def _run(main: Callable[[], Coroutine[Any, Any, T]], debug: bool) -> T:
     except errors.GitkubeError as exc:
         if debug:
             raise
-        click.echo(f"error: {exc}", err=True)
-        hint = _hint(exc)
-        if hint:
-            click.echo(f"hint: {hint}", err=True)
+        click.echo(_one_line(exc), err=True)
         raise SystemExit(EXIT_ERROR) from None
+
+
+def _one_line(exc: errors.GitkubeError) -> str:
+    """A user error as one line: ``error: WHAT (hint: WHAT TO DO)``."""
+    text = " ".join(str(exc).split())
+    hint = _hint(exc)
+    return f"error: {text} (hint: {hint})" if hint else f"error: {text}"
 
 
 def _hint(exc: errors.GitkubeError) -> str:
     text = str(exc)
     if "cannot reach the API server" in text:
-        return "is `gitkube up` running? (or pass --kubeconfig for another cluster)"
+        return "is `gitkube up` running? or pass --kubeconfig for another cluster"
     if isinstance(exc, errors.Unauthorized):
         return "the kubeconfig's token is not accepted by this server"
+    if isinstance(exc, errors.Forbidden):
+        return "this needs the admin kubeconfig (DATA/kubeconfig), not the read-only one"
+    if "no earlier healthy release" in text:
+        return "`gitkube history` lists the points to roll back to"
+    if "not a git repository" in text:
+        return "pass --repo with the path of a git checkout of the manifests"
     return ""
 
 
@@ -164,6 +174,7 @@ def diff(repo: Path, rev: str, subpath: str, kubeconfig: Path | None, data_dir: 
 def apply(repo: Path, rev: str, subpath: str, kubeconfig: Path | None, data_dir: Path | None, no_wait: bool,
           rollout_timeout: str, allow_empty: bool, debug: bool) -> None:
     """One sync of REV from the command line: apply, wait for health, roll back on failure."""
+    from gitkube.cli_progress import display_for
     from gitkube.engine.daemon import Engine, EngineSettings
     from gitkube.engine.pipeline import decryptor
     from gitkube.engine.source import Source
@@ -177,15 +188,14 @@ def apply(repo: Path, rev: str, subpath: str, kubeconfig: Path | None, data_dir:
         settings = EngineSettings(path=subpath, rollout_timeout=duration.parse(rollout_timeout),
                                   allow_empty=allow_empty, wait=not no_wait, decrypt=decryptor(_data_dir(data_dir)))
 
-        def echo(event: dict[str, Any]) -> None:
-            click.echo(str(event.get("message", "")))
-
-        engine = Engine(Source("local", git, "HEAD"), client, settings, cache=_cache(data_dir), echo=echo)
+        display = display_for()
+        engine = Engine(Source("local", git, "HEAD"), client, settings, cache=_cache(data_dir), echo=display.feed)
         try:
-            await engine.releases.ensure_namespace()
-            engine.state = await engine.releases.state()
-            engine.state.failed.pop(info.sha, None)
-            release = await engine.sync(info, trigger="apply")
+            with display:
+                await engine.releases.ensure_namespace()
+                engine.state = await engine.releases.state()
+                engine.state.failed.pop(info.sha, None)
+                release = await engine.sync(info, trigger="apply")
         finally:
             await engine.stop()
             await client.close()
@@ -269,6 +279,7 @@ def history(kubeconfig: Path | None, data_dir: Path | None, limit: int, output: 
 @_DEBUG
 def rollback(commit: str | None, revert: bool, kubeconfig: Path | None, data_dir: Path | None, debug: bool) -> None:
     """Apply an earlier point (default: the previous healthy one) and hold there until the next commit."""
+    from gitkube.cli_progress import display_for
 
     async def main() -> int:
         client = _client(kubeconfig, data_dir)
@@ -282,11 +293,12 @@ def rollback(commit: str | None, revert: bool, kubeconfig: Path | None, data_dir
                                     headers={"Content-Type": "application/json"}) as resp:
                 if resp.status >= 400:
                     raise errors.from_status(json.loads(await resp.read() or b"{}"))
-                async for line in resp.content:
-                    if line.strip():
-                        event = json.loads(line)
-                        click.echo(str(event.get("message", "")))
-                        outcome = str(event.get("outcome", outcome))
+                with display_for() as display:
+                    async for line in resp.content:
+                        if line.strip():
+                            event = json.loads(line)
+                            display.feed(event)
+                            outcome = str(event.get("outcome", outcome))
         except aiohttp.ClientError as exc:
             raise errors.InternalError(f"cannot reach the API server: {exc}") from None
         finally:
