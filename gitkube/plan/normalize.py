@@ -64,6 +64,10 @@ _MISSING: Any = object()
 _ATOMIC_DEFAULTS: dict[str, dict[str, Any]] = {
     "ObjectFieldSelector": {"apiVersion": "v1"},
     "ResourceFieldSelector": {"divisor": "0"},
+    # ValidatingAdmissionPolicy(Binding): matchConstraints / matchResources and each resource rule
+    # are atomic; SetDefaults_MatchResources and SetDefaults_NamedRuleWithOperations fill these
+    "MatchResources": {"matchPolicy": "Equivalent"},
+    "NamedRuleWithOperations": {"scope": "*"},
 }
 
 

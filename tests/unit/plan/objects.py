@@ -57,8 +57,25 @@ def pod() -> dict[str, Any]:
                                      "resources": {"limits": {"memory": "64Mi", "cpu": "100m"}}}]}}
 
 
+def policy() -> dict[str, Any]:
+    """A ValidatingAdmissionPolicy whose match rules the server defaults inside atomic values."""
+    return {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+            "metadata": {"name": "owner"},
+            "spec": {"matchConstraints": {"resourceRules": [{"apiGroups": ["apps"], "apiVersions": ["v1"],
+                                                             "operations": ["CREATE"], "resources": ["deployments"]}]},
+                     "validations": [{"expression": "true"}]}}
+
+
+def policy_binding() -> dict[str, Any]:
+    return {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+            "metadata": {"name": "owner"},
+            "spec": {"policyName": "owner", "validationActions": ["Deny"],
+                     "matchResources": {"namespaceSelector": {"matchLabels": {"team": "a"}}}}}
+
+
 ALL = {"Deployment": deployment, "Service": service, "ConfigMap": configmap, "Secret": secret,
-       "Namespace": namespace, "ServiceAccount": service_account, "Pod": pod}
+       "Namespace": namespace, "ServiceAccount": service_account, "Pod": pod,
+       "ValidatingAdmissionPolicy": policy, "ValidatingAdmissionPolicyBinding": policy_binding}
 
 
 def copy_of(obj: dict[str, Any]) -> dict[str, Any]:
