@@ -37,13 +37,16 @@ from gitkube.controllers.manager import ControllerManager
 from gitkube.engine.daemon import Engine, EngineSettings
 from gitkube.engine.hooks import write_engine_config
 from gitkube.engine.http import EngineHTTP
+from gitkube.engine.notify import SyncReporter
 from gitkube.engine.source import open_source
 from gitkube.manifests import ParseCache, agekey, sops
 from gitkube.manifests.agekey import ensure_identity
+from gitkube.observability import logs, webhook
 from gitkube.proxy import ServiceProxy
 from gitkube.proxy.ingress import IngressProxy
 from gitkube.scheduler import Scheduler
 from gitkube.store import open_store
+from gitkube.ui import Dashboard
 from gitkube.util.datadir import default_data_dir
 
 __all__ = ["ControlPlane", "NodeSettings", "Settings", "default_data_dir", "parse_listen", "run_node", "run_up"]
@@ -114,6 +117,10 @@ class Settings:
     ingress_tls_listen: str | None = None
     # extra age identity files for decrypting SOPS files (--age-key; $SOPS_AGE_KEY_FILE too)
     age_keys: list[Path] = field(default_factory=list)
+    # observability: console/log format (text|json), --notify-url receivers and their HMAC secret
+    log_format: str = "text"
+    notify_urls: list[str] = field(default_factory=list)
+    notify_secret: str | None = None
 
 
 @dataclass
@@ -127,9 +134,14 @@ class NodeSettings:
     heartbeat_interval: float = 10.0
 
 
-def _echo(event: dict[str, Any]) -> None:
-    """Sync progress on the daemon's console: what a user watching ``gitkube up`` sees."""
-    print(f"gitkube: {event.get('message', '')}", flush=True)
+def _echo_to(say: logs.Console) -> Callable[[dict[str, Any]], None]:
+    """Sync progress on the daemon's console: what a user watching ``gitkube up`` sees
+    (``gitkube: <message>``, or JSON lines with the event's fields under ``--log-format json``)."""
+
+    def echo(event: dict[str, Any]) -> None:
+        say(str(event.get("message", "")), prefix="gitkube: ", fields=event)
+
+    return echo
 
 
 def _in_process_client(server: APIServer, token: str, component: str) -> Client:
@@ -145,6 +157,7 @@ class ControlPlane:
         self.agent: NodeAgent | None = None
         self.engine: Engine | None = None
         self.ingress: IngressProxy | None = None
+        self.notifier: webhook.WebhookSender | None = None
         self._clients: list[Client] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -190,9 +203,13 @@ class ControlPlane:
                                     cluster_cidr=self.settings.cluster_cidr,
                                     hpa_sync_period=self.settings.hpa_sync_period,
                                     volume_dir=self.data_dir / "volumes")
+        for controller in manager.controllers:  # workqueue_* series, by controller name
+            controller.queue.instrument(self.server.metrics.queue(controller.name))
         self._spawn("controller-manager", manager.run)
         self._spawn("scheduler", Scheduler(client("default-scheduler")).run)
-        self._spawn("proxy", ServiceProxy(client("kube-proxy")).run)
+        service_proxy = ServiceProxy(client("kube-proxy"))
+        service_proxy.queue.instrument(self.server.metrics.queue("service-proxy"))
+        self._spawn("proxy", service_proxy.run)
         if self.settings.ingress_listen is not None:
             tls = self.settings.ingress_tls_listen
             self.ingress = IngressProxy(client("gitkube-ingress"),
@@ -227,11 +244,18 @@ class ControlPlane:
                                             "rollout_timeout": s.rollout_timeout, "age_keys": age_keys})
         ensure_identity(self.data_dir)  # DATA/age.key (0600): what sealed secrets are for
         identities = agekey.load_identities(self.data_dir, age_keys)  # a bad --age-key fails `up` here
+        if s.notify_urls:
+            self.notifier = webhook.WebhookSender(s.notify_urls, secret=s.notify_secret)
+            self.notifier.start()
+        reporter = SyncReporter(target, branch=s.branch, path=s.path, app=source.description,
+                                metrics=self.server.metrics, notifier=self.notifier)
         self.engine = Engine(source, target, EngineSettings(branch=s.branch, path=s.path,
                                                             rollout_timeout=s.rollout_timeout, self_heal=s.self_heal,
                                                             allow_empty=s.allow_empty,
                                                             decrypt=sops.Decryptor(identities)),
-                             cache=ParseCache(self.data_dir / "cache" / "manifests.cache"), echo=_echo)
+                             cache=ParseCache(self.data_dir / "cache" / "manifests.cache"),
+                             echo=_echo_to(logs.console(s.log_format)), reporter=reporter)
+        self.server.metrics.set_sync_info(self.engine.status)
         authenticator = self.server.authenticator
 
         def is_admin(header: str | None) -> bool:
@@ -241,6 +265,16 @@ class ControlPlane:
                           hosted_root=self.data_dir if source.kind == "hosted" else None)
         for prefix, handler in http.routes().items():
             self.server.mount(prefix, handler)
+        # the web dashboard (/ui/): its own client to the cluster the engine manages
+        if s.target_kubeconfig is not None:
+            ui_client = Client(from_kubeconfig(s.target_kubeconfig, user_agent="gitkube-ui/gitkube"))
+        else:
+            ui_client = _in_process_client(self.server, creds.admin_token, "gitkube-ui")
+        self._clients.append(ui_client)
+        dashboard = Dashboard(self.engine, ui_client, is_admin)
+        for prefix, handler in dashboard.routes().items():
+            self.server.mount(prefix, handler)
+        self._spawn("dashboard", dashboard.run)
         self.server.add_ready_check(self.engine.ready.is_set)
         self._spawn("gitops-engine", self.engine.run)
 
@@ -250,6 +284,9 @@ class ControlPlane:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+        if self.notifier is not None:  # the last sync's documents get a short chance to leave
+            await self.notifier.drain(5.0)
+            await self.notifier.stop()
         if self.agent is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.agent.shutdown_pods(), 60)
@@ -268,7 +305,7 @@ class ControlPlane:
 
 
 async def _until_signal(start: Callable[[], Awaitable[Any]], stop: Callable[[], Awaitable[None]],
-                        banner: Callable[[], None]) -> None:
+                        banner: Callable[[], None], say: logs.Console | None = None) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -278,33 +315,35 @@ async def _until_signal(start: Callable[[], Awaitable[Any]], stop: Callable[[], 
         banner()
         await stopping.wait()
     finally:
-        print("gitkube: stopping", flush=True)
+        (say or logs.console())("gitkube: stopping")
         await stop()
 
 
 def run_up(settings: Settings) -> int:
     """Run the control plane until SIGTERM/SIGINT; 0 on a clean stop."""
     plane = ControlPlane(settings)
+    say = logs.console(settings.log_format)  # every console line in the --log-format
 
     def banner() -> None:
         assert plane.server is not None
-        print(f"gitkube API server: {plane.server.url}", flush=True)
-        print(f"kubeconfig: {plane.kubeconfig}", flush=True)
-        print(f"try: kubectl --kubeconfig {plane.kubeconfig} get nodes", flush=True)
+        say(f"gitkube API server: {plane.server.url}")
+        say(f"kubeconfig: {plane.kubeconfig}")
+        say(f"try: kubectl --kubeconfig {plane.kubeconfig} get nodes")
+        say(f"dashboard: {plane.server.url}/ui/  (log in with the token of the kubeconfig)")
         if plane.ingress is not None:
             tls = f", https on {plane.ingress.tls_listen[0]}:{plane.ingress.tls_port}" if plane.ingress.tls_listen else ""
-            print(f"ingress: http on {plane.ingress.listen[0]}:{plane.ingress.port}{tls}", flush=True)
+            say(f"ingress: http on {plane.ingress.listen[0]}:{plane.ingress.port}{tls}")
         if plane.engine is not None:
             source = plane.engine.source
-            print(f"GitOps: following branch {source.branch} of {source.description}", flush=True)
+            say(f"GitOps: following branch {source.branch} of {source.description}")
             if source.kind == "hosted":
-                print(f"deploy: git push {source.repo.path} {source.branch}   "
-                      f"(or {plane.server.url}/git/repo.git, the admin token as the password)", flush=True)
+                say(f"deploy: git push {source.repo.path} {source.branch}   "
+                    f"(or {plane.server.url}/git/repo.git, the admin token as the password)")
 
     try:
-        uvloop.run(_until_signal(plane.start, plane.stop, banner))
+        uvloop.run(_until_signal(plane.start, plane.stop, banner, say))
     except errors.GitkubeError as exc:
-        print(f"gitkube: error: {exc}", file=sys.stderr)
+        logs.console(settings.log_format, sys.stderr)(f"gitkube: error: {exc}", level="error")
         return 1
     return 0
 

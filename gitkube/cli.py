@@ -4,13 +4,13 @@ the commands that need them, so ``gitkube diff`` does not load the whole control
 
 from __future__ import annotations
 
-import logging
 import socket
 from pathlib import Path
 
 import click
 
 from gitkube import __version__, cli_gitops, cli_secrets, errors
+from gitkube.observability import logs
 from gitkube.util import duration
 from gitkube.util.datadir import default_data_dir
 
@@ -28,9 +28,11 @@ def _seconds(value: str, flag: str) -> float:
 @click.version_option(__version__, prog_name="gitkube")
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]), help="Log verbosity.")
-def cli(log_level: str) -> None:
+@click.option("--log-format", default="text", show_default=True, type=click.Choice(logs.FORMATS),
+              help="Log lines (and the daemon's console) as text or as one JSON object per line.")
+def cli(log_level: str, log_format: str) -> None:
     """gitkube: GitOps with a built-in Kubernetes control plane."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(log_level, log_format)
 
 
 _DATA_DIR = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -41,7 +43,7 @@ _DATA_DIR = click.option("--data-dir", type=click.Path(file_okay=False, path_typ
 @_DATA_DIR
 @click.option("--listen", default="127.0.0.1:6443", show_default=True, help="HOST:PORT of the HTTPS API.")
 @click.option("--store", "store_url", default="sqlite", show_default=True,
-              help="Store backend: sqlite (DATA/state.db).")
+              help="Store backend: sqlite (DATA/state.db), sqlite:///FILE, or etcd://HOST:PORT[,HOST:PORT...][/prefix].")
 @click.option("--service-cidr", default="127.96.0.0/16", show_default=True,
               help="Loopback range Service cluster IPs are allocated from.")
 @click.option("--cluster-cidr", default="127.64.0.0/10", show_default=True,
@@ -80,12 +82,17 @@ _DATA_DIR = click.option("--data-dir", type=click.Path(file_okay=False, path_typ
 @click.option("--age-key", "age_keys", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Another age identity file that may decrypt *.sops.yaml files (repeatable; "
               "$SOPS_AGE_KEY_FILE is read too). DATA/age.key is always used.")
+@click.option("--notify-url", "notify_urls", multiple=True, metavar="URL",
+              help="POST a JSON document here on each sync outcome, rollback and drift (repeatable).")
+@click.option("--notify-secret", default=None, envvar="GITKUBE_NOTIFY_SECRET",
+              help="Sign notifications with HMAC-SHA256 in X-Hub-Signature-256 [env: GITKUBE_NOTIFY_SECRET].")
 def up(data_dir: Path | None, listen: str, store_url: str, service_cidr: str, cluster_cidr: str, history: int,
        compaction_interval: str, node_name: str | None, no_local_node: bool, node_monitor_grace_period: str,
        pod_eviction_timeout: str, crashloop_backoff: str, repo: str | None, branch: str, subpath: str,
        poll_interval: str, rollout_timeout: str, target_kubeconfig: Path | None, no_self_heal: bool,
        allow_empty: bool, ingress_listen: str | None, ingress_tls_listen: str | None,
-       metric_resolution: str, hpa_sync_period: str, age_keys: tuple[Path, ...]) -> None:
+       metric_resolution: str, hpa_sync_period: str, age_keys: tuple[Path, ...], notify_urls: tuple[str, ...],
+       notify_secret: str | None) -> None:
     """Start the daemon: the built-in control plane, a local node and the GitOps engine."""
     from gitkube import app  # the composition root: heavy, so only the commands that run it import it
 
@@ -106,6 +113,8 @@ def up(data_dir: Path | None, listen: str, store_url: str, service_cidr: str, cl
         metrics_interval=_seconds(metric_resolution, "--metric-resolution"),
         hpa_sync_period=_seconds(hpa_sync_period, "--horizontal-pod-autoscaler-sync-period"),
         ingress_listen=ingress_listen, ingress_tls_listen=ingress_tls_listen, age_keys=list(age_keys),
+        log_format=click.get_current_context().find_root().params.get("log_format") or "text",
+        notify_urls=list(notify_urls), notify_secret=notify_secret,
     )
     raise SystemExit(app.run_up(settings))
 

@@ -9,7 +9,9 @@
 - every resource path of ``gitkube.api.scheme`` through ``requestinfo`` → ``auth`` →
   ``handlers``;
 - paths other parts of gitkube ``mount`` (the GitOps engine's ``/gitkube/v1``, ``/api/webhook``
-  and the hosted repository at ``/git/repo.git``), which authenticate for themselves.
+  and the hosted repository at ``/git/repo.git``), which authenticate for themselves;
+- ``/metrics`` (any valid token, as kube-apiserver wants one): the daemon's Prometheus metrics,
+  ``gitkube.observability.metrics``; every request is timed and counted by the outer middleware.
 
 Every error leaves as a ``v1.Status`` body. Background tasks: the garbage collector and
 history compaction (every 5 minutes, keeping the newest ``history`` revisions, as
@@ -23,6 +25,7 @@ import contextlib
 import logging
 import os
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,7 @@ from typing import Any
 from aiohttp import web
 
 from gitkube import __version__, errors
+from gitkube.api import scheme
 from gitkube.apiserver import (
     admission_policy,
     auth,
@@ -43,8 +47,10 @@ from gitkube.apiserver import (
     requestinfo,
     subresources,
 )
+from gitkube.apiserver import limits as limits_mod
 from gitkube.apiserver import registry as reg
 from gitkube.apiserver.pki import Credentials
+from gitkube.observability import metrics as obs_metrics
 from gitkube.store import base as store_base
 
 MountHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -54,6 +60,8 @@ __all__ = ["APIServer", "version_info"]
 log = logging.getLogger(__name__)
 
 KUBE_MINOR = "32"
+# the parsed RequestInfo, kept on the request for the metrics middleware
+_REQUEST_INFO = web.RequestKey("gitkube.requestinfo", requestinfo.RequestInfo)
 
 
 def version_info() -> dict[str, str]:
@@ -83,6 +91,8 @@ class APIServer:
         service_cidr: str = "127.96.0.0/16",
         history: int = 10000,
         compaction_interval: float = 300.0,
+        metrics: obs_metrics.Metrics | None = None,
+        limits: limits_mod.ClientLimits | None = None,
     ) -> None:
         self.store = store
         self.creds = creds
@@ -95,17 +105,27 @@ class APIServer:
         self.gc = gc.GarbageCollector(self.registry, store)
         self.openapi = openapi.OpenAPIV3()
         self.authenticator = auth.TokenAuthenticator(creds.admin_token, creds.readonly_token)
+        self.limiter = limits_mod.ClientLimiter(limits)  # per-client budgets on the TCP port
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._ready = False
         self._discovery_cache: dict[tuple[bool, str], bytes] = {}
         self._mounts: list[tuple[str, MountHandler]] = []
         self._ready_checks: list[Callable[[], bool]] = []
+        self.metrics = metrics if metrics is not None else obs_metrics.Metrics()
+        self.metrics.set_pod_source(self._all_pods)
+
+    async def _all_pods(self) -> list[dict[str, Any]]:
+        """Every pod, read from the store at scrape time for ``gitkube_pods{phase}``."""
+        pods = scheme.by_plural("", "pods")
+        assert pods is not None
+        return (await self.store.list(scheme.storage_prefix(pods))).items
 
     def mount(self, prefix: str, handler: MountHandler) -> None:
         """Serve paths under ``prefix`` with ``handler`` (the GitOps engine's endpoints and the hosted
         git repository). The handler authenticates requests itself; errors become Status bodies."""
         self._mounts.append((prefix, handler))
+        self.metrics.add_path_prefix(prefix)
 
     def add_ready_check(self, check: Callable[[], bool]) -> None:
         """``/readyz`` answers 200 only when every check (one per component) passes."""
@@ -134,7 +154,8 @@ class APIServer:
         return ctx
 
     def build_app(self) -> web.Application:
-        app = web.Application(middlewares=[self._middleware], client_max_size=codec.MAX_BODY + 1)
+        app = web.Application(middlewares=[self._measure, self._middleware, self.limiter.middleware],
+                              client_max_size=codec.MAX_BODY + 1)
         app[subresources.DATA_DIR] = self.data_dir
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         return app
@@ -144,8 +165,8 @@ class APIServer:
         await self.registry.load_cluster_ips()
         self._runner = web.AppRunner(self.build_app(), access_log=None, handler_cancellation=True)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self.ssl_context(),
-                           backlog=1024, reuse_address=True)
+        site = limits_mod.LimitedTCPSite(self._runner, self.host, self.port, limiter=self.limiter,
+                                         ssl_context=self.ssl_context(), backlog=1024, reuse_address=True)
         await site.start()
         # In-process components (controllers, scheduler, node agent, proxy) use a private
         # Unix socket: real HTTP, no TLS, guarded by the 0700 data dir and 0600 socket.
@@ -190,6 +211,23 @@ class APIServer:
     # -- HTTP ------------------------------------------------------------------------------
 
     @web.middleware
+    async def _measure(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Time and count every request (``apiserver_request_*``); outside the error middleware."""
+        started = time.perf_counter()
+        code = 500
+        try:
+            response: web.StreamResponse = await handler(request)
+            code = response.status
+            return response
+        except (ConnectionResetError, asyncio.CancelledError):
+            ri = request.get(_REQUEST_INFO)
+            code = 200 if ri is not None and ri.verb == "watch" else 499  # the client went away
+            raise
+        finally:
+            self.metrics.observe_request(request.method, request.path, request.get(_REQUEST_INFO), code,
+                                         time.perf_counter() - started)
+
+    @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         try:
             response: web.StreamResponse = await handler(request)
@@ -228,6 +266,10 @@ class APIServer:
             return web.Response(text="[-]gitkube not ready\nreadyz check failed", status=503)
         if path == "/version":
             return codec.json_response(version_info())
+        if path == "/metrics" and request.method == "GET":
+            self.authenticator.authenticate(request.headers.get("Authorization"))
+            body, content_type = await self.metrics.exposition(request.headers.get("Accept", ""))
+            return web.Response(body=body, headers={"Content-Type": content_type})
         for prefix, mounted in self._mounts:
             if path == prefix.rstrip("/") or request.path.startswith(prefix):
                 return await mounted(request)
@@ -239,6 +281,7 @@ class APIServer:
             return self._serve_openapi(parts)
         if parts and parts[0] in ("api", "apis"):
             ri = requestinfo.parse(request.method, path, request.query)
+            request[_REQUEST_INFO] = ri
             auth.authorize(user, ri)
             admission_policy.REQUEST_USER.set(user.name)
             return await handlers.handle(request, ri, self.registry)

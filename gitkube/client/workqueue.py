@@ -6,6 +6,8 @@
   ``cap``); ``forget`` resets it after a success; ``add_after`` delays a key.
 - ``run_workers`` drives N workers calling ``sync(key)``: an exception re-queues the key
   with backoff up to ``max_retries``, then drops it with a log line.
+- ``instrument(metrics)`` reports depth, adds, retries, time queued and time worked, as
+  client-go's ``MetricsProvider`` does (``gitkube.observability.metrics.QueueMetrics``).
 
 Used by every controller, the scheduler and the node agent.
 """
@@ -15,13 +17,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
-__all__ = ["WorkQueue", "run_workers"]
+__all__ = ["QueueMetrics", "WorkQueue", "run_workers"]
 
 K = TypeVar("K")
 log = logging.getLogger(__name__)
+
+
+class QueueMetrics(Protocol):
+    def added(self) -> None: ...
+    def retried(self) -> None: ...
+    def depth(self, n: int) -> None: ...
+    def waited(self, seconds: float) -> None: ...
+    def worked(self, seconds: float) -> None: ...
 
 
 class WorkQueue(Generic[K]):
@@ -34,6 +45,14 @@ class WorkQueue(Generic[K]):
         self._failures: dict[K, int] = {}
         self._timers: dict[K, asyncio.TimerHandle] = {}
         self._shutdown = False
+        self._metrics: QueueMetrics | None = None
+        self._added_at: dict[K, float] = {}
+        self._started_at: dict[K, float] = {}
+
+    def instrument(self, metrics: QueueMetrics) -> None:
+        """Report this queue's activity to ``metrics`` from now on."""
+        self._metrics = metrics
+        metrics.depth(len(self._dirty))
 
     def __len__(self) -> int:
         return len(self._dirty)
@@ -42,6 +61,10 @@ class WorkQueue(Generic[K]):
         if self._shutdown or key in self._dirty:
             return
         self._dirty.add(key)
+        if self._metrics is not None:
+            self._metrics.added()
+            self._metrics.depth(len(self._dirty))
+            self._added_at.setdefault(key, time.monotonic())
         if key not in self._processing:
             self._queue.put_nowait(key)
 
@@ -69,6 +92,8 @@ class WorkQueue(Generic[K]):
     def add_rate_limited(self, key: K) -> None:
         count = self._failures.get(key, 0)
         self._failures[key] = count + 1
+        if self._metrics is not None:
+            self._metrics.retried()
         self.add_after(key, min(self.base * (2**count), self.cap))
 
     def forget(self, key: K) -> None:
@@ -78,10 +103,18 @@ class WorkQueue(Generic[K]):
         key = await self._queue.get()
         self._dirty.discard(key)
         self._processing.add(key)
+        if self._metrics is not None:
+            now = time.monotonic()
+            self._metrics.depth(len(self._dirty))
+            self._metrics.waited(now - self._added_at.pop(key, now))
+            self._started_at[key] = now
         return key
 
     def done(self, key: K) -> None:
         self._processing.discard(key)
+        if self._metrics is not None:
+            now = time.monotonic()
+            self._metrics.worked(now - self._started_at.pop(key, now))
         if key in self._dirty:
             self._queue.put_nowait(key)
 

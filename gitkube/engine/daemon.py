@@ -39,6 +39,7 @@ from gitkube.sync.syncer import run_plan
 
 from .drift import DriftWatcher
 from .incremental import Baseline, baseline_of, prepare_incremental
+from .notify import SyncReporter
 from .pipeline import Decrypt, Prepared, prepare
 from .source import Source
 
@@ -63,13 +64,17 @@ class EngineSettings:
 
 class Engine:
     def __init__(self, source: Source, client: Client, settings: EngineSettings, *,
-                 cache: ParseCache | None = None, echo: Callable[[Event], None] | None = None) -> None:
+                 cache: ParseCache | None = None, echo: Callable[[Event], None] | None = None,
+                 reporter: SyncReporter | None = None) -> None:
         self.source = source
         self.client = client
         self.settings = settings
         self.cache = cache
         self.releases = ReleaseLog(client)
         self.events = EventRecorder(client, "gitkube")
+        # sync/rollback Events on gitkube-state, metrics and --notify-url documents (.notify)
+        self.report = reporter or SyncReporter(client, branch=settings.branch, path=settings.path,
+                                               app=source.description)
         self.state = EngineState()
         self.sync_state = "Unknown"
         self.message = ""
@@ -121,6 +126,7 @@ class Engine:
             await self._drift.stop()
             await self.source.stop()
             await self.events.flush()
+            await self.report.flush()
 
     async def _resume(self) -> None:
         """Redo a sync the daemon was killed in, under its own release number."""
@@ -263,17 +269,21 @@ class Engine:
         release = release or Release(0, info.sha, info.author, info.summary, trigger)
         release = await self.releases.start(release)
         self.sync_state, self.message = "Progressing", f"syncing {short}"
+        previous = self.state.commit
+        self.report.sync_started(release)
         try:
-            return await self._carry_out(info, trigger, release, hold, plog)
+            finished = await self._carry_out(info, trigger, release, hold, plog)
         except errors.Rejected as exc:
-            return await self._refused(release, plog, exc.problems)
+            finished = await self._refused(release, plog, exc.problems)
         except errors.SourceError as exc:
-            return await self._refused(release, plog, [str(exc)])
+            finished = await self._refused(release, plog, [str(exc)])
         except (errors.GitkubeError, OSError, aiohttp.ClientError) as exc:
             self._interrupted = release
             plog.emit("retry", f"sync of {short} interrupted, will retry: {exc}", commit=info.sha)
             await plog.close()
             raise
+        self.report.sync_finished(finished, previous)
+        return finished
 
     async def _carry_out(self, info: CommitInfo, trigger: str, release: Release, hold: bool,
                          plog: ProgressLog) -> Release:
@@ -361,6 +371,7 @@ class Engine:
                 raise errors.SyncError("no earlier healthy release to roll back to")
             info = self.source.repo.resolve(earlier[0].commit)
         self.state.failed.pop(info.sha, None)
+        self.report.rollback_requested(info.sha, info.summary)
         task = asyncio.create_task(self.sync(info, trigger="rollback", hold=True))
         plog = await self.wait_log(info.sha, 30)
         if plog is None:
@@ -376,6 +387,8 @@ class Engine:
         message = f"{key} changed outside git ({what})"
         self.sync_state, self.message = "OutOfSync", message
         log.warning("drift: %s", message)
+        self.report.drift(key, None if changes is None else [c.path for c in changes], self.settings.self_heal,
+                          self.state.commit)
         if live is not None:
             self.events.record(live, "Warning", "DriftDetected", f"changed outside git: {what}")
         if not self.settings.self_heal:
@@ -395,6 +408,7 @@ class Engine:
 
     async def stop(self) -> None:
         await self._drift.stop()
+        await self.report.flush()
         with contextlib.suppress(Exception):
             await self.source.stop()
 
