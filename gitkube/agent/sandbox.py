@@ -43,6 +43,9 @@ ETC_FILES = (
     "/etc/timezone",
 )
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Never bound from a container's PATH: the host root (it would bring the host's /proc, /tmp and
+# every home directory) and the kernel's virtual file systems (host processes and devices).
+_NEVER_BOUND = ("/proc", "/sys", "/dev")
 
 
 def _under(path: str, parent: str) -> bool:
@@ -72,6 +75,10 @@ class View:
         return best[1] + path[len(best[0]):]
 
 
+def _bindable(real: str) -> bool:
+    return real != "/" and not any(_under(real, virtual) for virtual in _NEVER_BOUND)
+
+
 def _env_path(spec: ContainerSpec) -> str:
     return dict(spec.env).get("PATH", DEFAULT_PATH)
 
@@ -96,7 +103,7 @@ def sandbox_view(spec: ContainerSpec, data_dir: Path) -> View:
     for directory in extra:
         directory = os.path.normpath(directory)
         real = os.path.realpath(directory)
-        if not os.path.isdir(real) or covered(directory) or _under(real, data):
+        if not os.path.isdir(real) or covered(directory) or _under(real, data) or not _bindable(real):
             continue
         binds.append((directory, real, True))
     masks = tuple(dest + data[len(src):] for dest, src, _ro in binds if _under(data, src) and data != src)

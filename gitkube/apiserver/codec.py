@@ -20,6 +20,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from gitkube import errors
+from gitkube.util import nesting
 
 __all__ = [
     "MAX_BODY",
@@ -54,7 +55,10 @@ def json_response(
 
 
 def _escape_warning(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    """A warning as a quoted header value: field names come from the request body, and a control
+    character in a header would make aiohttp drop the whole response."""
+    text = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    return "".join(c if " " <= c != "\x7f" else f"\\x{ord(c):02x}" for c in text)
 
 
 def status_response(exc: errors.APIError) -> web.Response:
@@ -95,11 +99,26 @@ async def read_body(request: web.Request) -> bytes:
 _yaml = YAML(typ="safe", pure=False)
 
 
+def check_nesting(data: bytes | None, value: Any = None) -> None:
+    """400 for a body nested deeper than ``nesting.MAX_DEPTH`` (before the C parser, whose recursion
+    would overflow the C stack) or a parsed value with too many nodes (an alias bomb)."""
+    try:
+        if data is not None:
+            nesting.check_yaml_depth(data)
+        else:
+            nesting.check_value(value)
+    except nesting.NestingError as exc:
+        raise errors.BadRequest(f"the request body is {exc.message}") from None
+
+
 def parse_yaml(data: bytes) -> Any:
+    check_nesting(data)
     try:
         docs = list(_yaml.load_all(data.decode("utf-8")))
-    except (YAMLError, UnicodeDecodeError) as exc:
-        raise errors.BadRequest(f"error decoding YAML: {exc}") from None
+    except (YAMLError, UnicodeDecodeError, RecursionError) as exc:
+        raise errors.BadRequest(f"error decoding YAML: {str(exc)[:500]}") from None
+    for doc in docs:
+        check_nesting(None, doc)
     docs = [d for d in docs if d is not None]
     if len(docs) != 1:
         raise errors.BadRequest(f"expected exactly one YAML document in the request body, found {len(docs)}")
@@ -108,9 +127,13 @@ def parse_yaml(data: bytes) -> Any:
 
 def parse_json(data: bytes) -> Any:
     try:
-        return json.loads(data)
+        value = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.BadRequest(f"error decoding the request body as JSON: {exc}") from None
+    except RecursionError:
+        raise errors.BadRequest(f"the request body is nested more than {nesting.MAX_DEPTH} levels deep") from None
+    check_nesting(None, value)
+    return value
 
 
 async def read_object(request: web.Request) -> dict[str, Any]:

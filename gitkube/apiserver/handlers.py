@@ -127,8 +127,8 @@ async def _delete_body(request: web.Request) -> dict[str, Any] | None:
         return None
     try:
         body = json.loads(data)
-    except ValueError as exc:
-        raise errors.BadRequest(f"error decoding DeleteOptions: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise errors.BadRequest(f"error decoding DeleteOptions: {str(exc)[:500]}") from None
     if not isinstance(body, dict):
         raise errors.BadRequest("DeleteOptions must be a JSON object")
     return body

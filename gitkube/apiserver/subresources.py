@@ -66,6 +66,8 @@ async def _write_scale(ri: RequestInfo, registry: reg.Registry, opts: reg.WriteO
 
     def mutate(live: dict[str, Any]) -> dict[str, Any]:
         scale = compute(to_scale(live))
+        if not isinstance(scale, dict) or not isinstance(scale.get("metadata") or {}, dict):
+            raise errors.BadRequest("the body must be an autoscaling/v1 Scale object")
         wanted_rv = str((scale.get("metadata") or {}).get("resourceVersion") or "")
         if wanted_rv and wanted_rv != live["metadata"]["resourceVersion"]:
             raise reg.conflict_message(ri.info, ri.name or "")

@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pyrage import x25519
 
 from gitkube.errors import ManifestError
+from gitkube.util import nesting
 
 __all__ = ["SOPS_SUFFIXES", "Decryptor", "decrypt", "decrypt_documents", "encrypt", "is_sops_file",
            "parse_yaml"]
@@ -250,6 +251,10 @@ def _data_key(meta: dict[str, Any], identities: Sequence[x25519.Identity]) -> by
 
 
 def _load_documents(content: bytes) -> list[Any]:
+    try:
+        nesting.check_yaml_depth(content)
+    except nesting.NestingError as exc:
+        raise _Error(f"not valid YAML at line {exc.line}, column {exc.column}: {exc.message}") from None
     try:
         docs = [doc for doc in yaml.load_all(content, Loader=_Loader) if doc is not None]
     except yaml.MarkedYAMLError as exc:

@@ -26,6 +26,8 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from gitkube.util import nesting
+
 __all__ = ["ALIAS_BUDGET", "ManifestLoader", "YamlProblem", "iter_documents"]
 
 ALIAS_BUDGET = 200_000  # nodes a document may copy through aliases (an alias bomb needs millions)
@@ -214,6 +216,10 @@ def _friendly(exc: yaml.MarkedYAMLError, text: bytes) -> YamlProblem:
 def iter_documents(data: bytes) -> Iterator[tuple[int, Node, Any]]:
     """Each document of ``data`` as (index, root node, value); empty documents are skipped
     (index still counts them). Raises :class:`YamlProblem` at the first syntax error."""
+    try:
+        nesting.check_yaml_depth(data)  # libyaml's composer recurses in C: refuse what would overflow it
+    except nesting.NestingError as exc:
+        raise YamlProblem(exc.line or 1, exc.column or 1, exc.message) from None
     loader = ManifestLoader(data)
     try:
         index = 0
@@ -226,7 +232,12 @@ def iter_documents(data: bytes) -> Iterator[tuple[int, Node, Any]]:
                 raise _friendly(exc, data) from None
             except yaml.YAMLError as exc:
                 raise YamlProblem(1, 1, str(exc)) from None
-            value = _Converter().value(node) if node is not None else None
+            try:
+                value = _Converter().value(node) if node is not None else None
+            except RecursionError:  # aliases of deep nodes inside deep nodes
+                mark = node.start_mark
+                raise YamlProblem(mark.line + 1, mark.column + 1,
+                                  f"nested more than {nesting.MAX_DEPTH} levels deep") from None
             if value is not None:
                 yield index, node, value
             index += 1

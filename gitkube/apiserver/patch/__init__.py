@@ -38,6 +38,7 @@ from gitkube.apiserver.patch.apply import LAST_APPLIED_ANNOTATION, server_side_a
 from gitkube.apiserver.patch.apply_update import manager_or_user_agent, track_update
 from gitkube.apiserver.patch.merge import json_patch, merge_patch
 from gitkube.apiserver.patch.strategic import StrategicMergeError, strategic_merge
+from gitkube.util import nesting
 
 __all__ = [
     "APPLY_PATCH",
@@ -202,11 +203,22 @@ def decode_json(body: bytes) -> Any:
     if not text.strip():
         raise errors.BadRequest("unexpected end of JSON input")
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise errors.BadRequest(_go_json_error(exc)) from None
     except ValueError as exc:
         raise errors.BadRequest(str(exc)) from None
+    except RecursionError:
+        raise errors.BadRequest(f"the patch is nested more than {nesting.MAX_DEPTH} levels deep") from None
+    _check_value(value)
+    return value
+
+
+def _check_value(value: Any) -> None:
+    try:
+        nesting.check_value(value)
+    except nesting.NestingError as exc:
+        raise errors.BadRequest(f"the patch is {exc.message}") from None
 
 
 def _go_json_error(exc: json.JSONDecodeError) -> str:
@@ -234,9 +246,13 @@ def _yaml() -> YAML:
 def parse_apply_body(body: bytes) -> dict[str, Any]:
     """The applied configuration of an apply patch (YAML, or JSON since JSON is YAML)."""
     try:
+        nesting.check_yaml_depth(body)
         data = _yaml().load(body)
-    except YAMLError as exc:
-        raise errors.BadRequest(f"error decoding YAML: {exc}") from None
+    except nesting.NestingError as exc:
+        raise errors.BadRequest(f"the patch is {exc.message}") from None
+    except (YAMLError, RecursionError) as exc:
+        raise errors.BadRequest(f"error decoding YAML: {str(exc)[:500]}") from None
+    _check_value(data)
     if data is None:
         return {}
     if not isinstance(data, dict):
