@@ -7,8 +7,9 @@ A client is a remote IP address. Three budgets, each configurable in :class:`Cli
   ``reject_grace`` seconds, so idle sockets cannot pile up either;
 - requests in flight (``max_inflight``), as kube-apiserver's ``--max-requests-inflight`` but per
   client: short requests (get, list, create, update, patch, delete) running at once;
-- long-running requests (``max_watches``): watches, ``logs -f``, the engine's progress streams and
-  git transfers, as kube-apiserver's long-running request check classifies them.
+- long-running requests (``max_watches``): watches, ``logs -f``, the engine's progress streams, git
+  transfers and the dashboard's live streams, as kube-apiserver's long-running request check
+  classifies them.
 
 Over a budget the answer is Kubernetes' ``429 TooManyRequests`` Status with ``Retry-After``, which
 kubectl, client-go and the kubernetes Python client retry. The defaults are far above what kubectl,
@@ -70,7 +71,7 @@ def client_key(transport: asyncio.BaseTransport | None) -> str | None:
     return None
 
 
-_LONG_RUNNING_PREFIXES = ("/gitkube/v1/follow", "/gitkube/v1/rollback", "/git/")
+_LONG_RUNNING_PREFIXES = ("/gitkube/v1/follow", "/gitkube/v1/rollback", "/git/", "/ui/live/")
 
 
 def is_long_running(request: web.Request) -> bool:

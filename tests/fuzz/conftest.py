@@ -41,6 +41,22 @@ class LiveServer:
     def revision(self) -> int:
         return self.run(self.server.store.current_revision())
 
+    def settled_revision(self, quiet: float = 0.03, timeout: float = 3.0) -> int:
+        """The store revision once background work of the server (the garbage collector acting on
+        earlier deletions) has stopped moving it for ``quiet`` seconds."""
+        async def settle() -> int:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            last = await self.server.store.current_revision()
+            while loop.time() < deadline:
+                await asyncio.sleep(quiet)
+                now = await self.server.store.current_revision()
+                if now == last:
+                    return now
+                last = now
+            return last
+        return self.run(settle())
+
     def request(self, method: str, path: str, body: bytes = b"", content_type: str = "") -> Reply:
         async def go() -> Reply:
             headers = {"Authorization": f"Bearer {self.server.creds.admin_token}"}

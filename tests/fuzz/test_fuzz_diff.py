@@ -84,7 +84,7 @@ def _encode(files: dict[str, str]) -> dict[str, bytes]:
 
 def diff(live: LiveServer, work: Work, files: dict[str, bytes]) -> Prepared | errors.GitkubeError:
     sha = work.commit(files)
-    before = live.revision()
+    before = live.settled_revision()
     assert work.repo is not None
     try:
         prepared = live.run(prepare(work.repo, sha, live.client, decrypt=DECRYPT), timeout=120)

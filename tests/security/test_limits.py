@@ -210,9 +210,11 @@ def test_too_many_watches_from_one_client(sec: Sec) -> None:
     budget = limits.ClientLimits().max_watches
 
     async def run() -> None:
+        before = _rss(sec)
         opened, session = await _watches(sec, "127.0.0.79", budget)
         try:
             assert all(r.status == 200 for r in opened), {r.status for r in opened}
+            print(f"{budget} watches of one client: daemon RSS {before / MB:.1f} -> {_rss(sec) / MB:.1f} MB")
             more = await session.get("/api/v1/namespaces/default/pods?watch=1&timeoutSeconds=5")
             assert more.status == 429, more.status
             assert more.headers.get("Retry-After") == "1"
