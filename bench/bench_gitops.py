@@ -70,7 +70,7 @@ from gitkube.plan import Desired, make_plan  # noqa: E402
 from gitkube.sync import applier  # noqa: E402
 from gitkube.sync.releases import ReleaseLog  # noqa: E402
 from gitkube.sync.resources import read_live  # noqa: E402
-from gitkube.testing.servers import SERVER, free_port  # noqa: E402
+from gitkube.testing.servers import free_port, server_container  # noqa: E402
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "GIT_TERMINAL_PROMPT": "0"}
 POD_NS = "bench"
@@ -550,14 +550,7 @@ def one_file_changes(work: Path, daemon: Daemon, files: list[Path], cache_file: 
 # -- commit → new pod Ready ---------------------------------------------------------------------
 
 def web_deployment(version: str) -> str:
-    container = {
-        "name": "app", "image": "python:3.11", "command": [sys.executable, "-c", SERVER],
-        "env": [{"name": "VERSION", "value": version},
-                {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
-        "ports": [{"containerPort": 8080, "name": "http"}],
-        "readinessProbe": {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 1},
-    }
+    container = server_container(version)
     return json.dumps({
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": POD_NS},
         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from gitkube.testing.servers import server_container
 from tests.e2e.conftest import Daemon, Kubectl, _kubectl_binary, start_daemon, stop_daemon
 from tests.e2e.test_kubectl import get_json, wait_for
-from tests.e2e.test_workloads import SERVER, ensure_namespace, fetch, reap_containers
+from tests.e2e.test_workloads import ensure_namespace, fetch, reap_containers
 
 pytestmark = pytest.mark.e2e
 
@@ -24,14 +25,7 @@ NS = "ds-test"
 
 
 def daemonset(version: str) -> str:
-    container = {
-        "name": "app", "image": "python:3.11", "command": [sys.executable, "-c", SERVER],
-        "env": [{"name": "VERSION", "value": version},
-                {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
-        "ports": [{"containerPort": 8080, "name": "http"}],
-        "readinessProbe": {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 1},
-    }
+    container = server_container(version)
     return json.dumps({
         "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"},
         "spec": {"selector": {"matchLabels": {"app": "agent"}},

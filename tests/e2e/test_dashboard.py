@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gitkube.testing.servers import SERVER
+from gitkube.testing.servers import SERVER, server_container
 from tests.e2e.conftest import Daemon, Kubectl, _kubectl_binary, start_daemon, stop_daemon
 from tests.e2e.test_gitops import git
 from tests.e2e.test_kubectl import get_json, wait_for
@@ -49,14 +49,7 @@ assert LOGGING_SERVER != SERVER
 
 
 def deployment(version: str) -> str:
-    container = {
-        "name": "app", "image": "python:3.11", "command": [sys.executable, "-c", LOGGING_SERVER],
-        "env": [{"name": "VERSION", "value": version},
-                {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
-        "ports": [{"containerPort": 8080, "name": "http"}],
-        "readinessProbe": {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 1},
-    }
+    container = server_container(version, program=LOGGING_SERVER)
     return json.dumps({
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": NS},
         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from gitkube.testing.servers import server_container
 from tests.e2e.conftest import Daemon, Kubectl, _kubectl_binary, start_daemon, stop_daemon
 from tests.e2e.test_kubectl import get_json, wait_for
-from tests.e2e.test_workloads import SERVER, fetch, reap_containers
+from tests.e2e.test_workloads import fetch, reap_containers
 
 pytestmark = pytest.mark.e2e
 
@@ -47,14 +48,7 @@ def gitkube(*args: str, check: bool = False, timeout: float = 180) -> subprocess
 
 
 def web_deployment(version: str, replicas: int = 1, command: list[str] | None = None) -> str:
-    container = {
-        "name": "app", "image": "python:3.11", "command": command or [sys.executable, "-c", SERVER],
-        "env": [{"name": "VERSION", "value": version},
-                {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
-        "ports": [{"containerPort": 8080, "name": "http"}],
-        "readinessProbe": {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 1},
-    }
+    container = server_container(version, command=command)
     return json.dumps({
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": NS},
         "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},

@@ -8,16 +8,15 @@ ResourceQuota (requests.cpu 1) and a LimitRange, and a Deployment of two 400m po
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
+from gitkube.testing.servers import server_container
 from tests.e2e.conftest import Kubectl, _kubectl_binary, start_daemon, stop_daemon
 from tests.e2e.test_gitops import Env, git, gitkube
 from tests.e2e.test_kubectl import get_json, wait_for
-from tests.e2e.test_workloads import SERVER, reap_containers
+from tests.e2e.test_workloads import reap_containers
 
 pytestmark = pytest.mark.e2e
 
@@ -52,14 +51,8 @@ spec:
 
 def web(version: str, replicas: int = 2, cpu: str = "400m", surge: int = 1, unavailable: int = 0,
         labels: dict[str, str] | None = None, namespace: str = NS) -> str:
-    container: dict[str, Any] = {
-        "name": "app", "image": "python:3.11", "command": [sys.executable, "-c", SERVER],
-        "env": [{"name": "VERSION", "value": version},
-                {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
-        "resources": {"requests": {"cpu": cpu, "memory": "32Mi"}, "limits": {"cpu": cpu, "memory": "64Mi"}},
-        "readinessProbe": {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1},
-    }
+    container = server_container(version, resources={"requests": {"cpu": cpu, "memory": "32Mi"},
+                                                      "limits": {"cpu": cpu, "memory": "64Mi"}})
     return json.dumps({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "web", "namespace": namespace, "labels": labels or {}},

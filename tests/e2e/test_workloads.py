@@ -26,7 +26,7 @@ from tests.e2e.test_kubectl import get_json, wait_for
 
 pytestmark = pytest.mark.e2e
 
-from gitkube.testing.servers import SERVER  # noqa: E402  (re-exported for other e2e tests)
+from gitkube.testing.servers import server_container  # noqa: E402  (SERVER re-exported for other e2e tests)
 
 # Own address ranges, so this daemon never collides with another test daemon's VIPs or pod IPs.
 DAEMON_ARGS = ["--node-name", "node-1", "--crashloop-backoff", "1s", "--node-monitor-grace-period", "5s",
@@ -34,14 +34,7 @@ DAEMON_ARGS = ["--node-name", "node-1", "--crashloop-backoff", "1s", "--node-mon
 
 
 def deployment(name: str = "web", replicas: int = 3, version: str = "v1", extra: dict | None = None) -> str:
-    container = {
-        "name": "app", "image": "python:3.11", "command": [sys.executable, "-c", SERVER],
-        "env": [{"name": "VERSION", "value": version},
-                {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
-        "ports": [{"containerPort": 8080, "name": "http"}],
-        "readinessProbe": {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 1},
-    }
+    container = server_container(version)
     container.update(extra or {})
     return json.dumps({
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
