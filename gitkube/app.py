@@ -26,19 +26,22 @@ from typing import Any
 
 import uvloop
 
-from gitkube import errors
+from gitkube import errors, leader
 from gitkube.agent import NodeAgent
 from gitkube.agent.runtime import detect_runtime
 from gitkube.apiserver import pki
 from gitkube.apiserver.encryption import EncryptedStore, ensure_key
+from gitkube.apiserver.limits import ClientLimits
 from gitkube.apiserver.server import APIServer
 from gitkube.client import Client, HTTPTransport, from_kubeconfig
+from gitkube.client.leaderelection import ElectionConfig, LeaderElector
 from gitkube.controllers.manager import ControllerManager
 from gitkube.engine.daemon import Engine, EngineSettings
 from gitkube.engine.hooks import write_engine_config
 from gitkube.engine.http import EngineHTTP
 from gitkube.engine.notify import SyncReporter
-from gitkube.engine.source import open_source
+from gitkube.engine.source import Source, open_source
+from gitkube.leader import Leadership, Loop
 from gitkube.manifests import ParseCache, agekey, sops
 from gitkube.manifests.agekey import ensure_identity
 from gitkube.observability import logs, webhook
@@ -117,6 +120,8 @@ class Settings:
     ingress_tls_listen: str | None = None
     # extra age identity files for decrypting SOPS files (--age-key; $SOPS_AGE_KEY_FILE too)
     age_keys: list[Path] = field(default_factory=list)
+    # per-client budgets on the API's TCP port (--max-*-per-client; 0 turns one off)
+    client_limits: ClientLimits = field(default_factory=ClientLimits)
     # observability: console/log format (text|json), --notify-url receivers and their HMAC secret
     log_format: str = "text"
     notify_urls: list[str] = field(default_factory=list)
@@ -158,7 +163,11 @@ class ControlPlane:
         self.engine: Engine | None = None
         self.ingress: IngressProxy | None = None
         self.notifier: webhook.WebhookSender | None = None
+        self.leadership: Leadership | None = None
         self._clients: list[Client] = []
+        self._new_engine: Callable[[], Engine] | None = None  # a fresh engine for each leader term
+        self._engine_holders: list[EngineHTTP | Dashboard] = []
+        self._engine_ran = False
         self._tasks: list[asyncio.Task[None]] = []
 
     def _spawn(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
@@ -184,7 +193,8 @@ class ControlPlane:
                                ensure_key(self.data_dir))
         self.server = APIServer(store, creds, self.data_dir, host=host, port=port,
                                 service_cidr=self.settings.service_cidr, history=self.settings.history,
-                                compaction_interval=self.settings.compaction_interval)
+                                compaction_interval=self.settings.compaction_interval,
+                                limits=self.settings.client_limits)
         try:
             await self.server.start()
         except OSError as exc:
@@ -197,19 +207,15 @@ class ControlPlane:
             self._clients.append(c)
             return c
 
-        manager = ControllerManager(client("kube-controller-manager"),
-                                    node_grace_period=self.settings.node_grace_period,
-                                    pod_eviction_timeout=self.settings.pod_eviction_timeout,
-                                    cluster_cidr=self.settings.cluster_cidr,
-                                    hpa_sync_period=self.settings.hpa_sync_period,
-                                    volume_dir=self.data_dir / "volumes")
-        for controller in manager.controllers:  # workqueue_* series, by controller name
-            controller.queue.instrument(self.server.metrics.queue(controller.name))
-        self._spawn("controller-manager", manager.run)
-        self._spawn("scheduler", Scheduler(client("default-scheduler")).run)
-        service_proxy = ServiceProxy(client("kube-proxy"))
-        service_proxy.queue.instrument(self.server.metrics.queue("service-proxy"))
-        self._spawn("proxy", service_proxy.run)
+        # Controllers, scheduler and GitOps sync run on the leader only (see _start_leadership).
+        loop_clients = client("kube-controller-manager"), client("default-scheduler")
+        elected = not self.settings.store.strip().startswith("sqlite")
+        if self.settings.local_node or not elected:
+            # kube-proxy is per node: of several daemons on one store only those with a local node
+            # run one (two proxies on one machine would fight over the same Service VIPs)
+            service_proxy = ServiceProxy(client("kube-proxy"))
+            service_proxy.queue.instrument(self.server.metrics.queue("service-proxy"))
+            self._spawn("proxy", service_proxy.run)
         if self.settings.ingress_listen is not None:
             tls = self.settings.ingress_tls_listen
             self.ingress = IngressProxy(client("gitkube-ingress"),
@@ -226,7 +232,52 @@ class ControlPlane:
                                    metrics_interval=self.settings.metrics_interval)
             self._spawn("node-agent", self.agent.run)
         self._start_engine(creds)
+        self._start_leadership(*loop_clients, client("gitkube-leader-election") if elected else None)
         self.kubeconfig, _ = pki.write_kubeconfig(self.data_dir, self.server.url, creds)
+
+    def _start_leadership(self, manager_client: Client, scheduler_client: Client, election: Client | None) -> None:
+        """The leader-only loops, built afresh for each term; with ``election`` (an etcd store) a Lease
+        decides which daemon leads, else this one always does."""
+        assert self.server is not None
+        server, s = self.server, self.settings
+
+        def loops() -> list[Loop]:
+            manager = ControllerManager(manager_client, node_grace_period=s.node_grace_period,
+                                        pod_eviction_timeout=s.pod_eviction_timeout, cluster_cidr=s.cluster_cidr,
+                                        hpa_sync_period=s.hpa_sync_period, volume_dir=self.data_dir / "volumes")
+            for controller in manager.controllers:  # workqueue_* series, by controller name
+                controller.queue.instrument(server.metrics.queue(controller.name))
+            return [("gitops-engine", self._term_engine().run), ("controller-manager", manager.run),
+                    ("scheduler", Scheduler(scheduler_client).run)]
+
+        identity = f"{socket.gethostname()}:{self.data_dir.resolve()}"
+        elector = None if election is None else LeaderElector(election, ElectionConfig(identity=identity))
+        self.leadership = Leadership(identity, loops, elector)
+        server.add_ready_check(self._engine_ready)
+        self._spawn("leader", self.leadership.run)
+
+    def _term_engine(self) -> Engine:
+        """The first term syncs with the engine built at start; later terms get a fresh one (nothing a
+        former term cached may outlive it), which the HTTP endpoints and the dashboard then serve."""
+        assert self.engine is not None and self._new_engine is not None and self.server is not None
+        if self._engine_ran:
+            self.engine = self._new_engine()
+            for holder in self._engine_holders:
+                holder.engine = self.engine
+            self.server.metrics.set_sync_info(self.engine.status)
+        self._engine_ran = True
+        return self.engine
+
+    def _engine_ready(self) -> bool:
+        """``/readyz``: a daemon that does not lead has no sync loop to wait for."""
+        leading = self.leadership is not None and self.leadership.is_leader
+        return not leading or (self.engine is not None and self.engine.ready.is_set())
+
+    async def _shared_state(self) -> dict[str, Any]:
+        """The GitOps state every daemon can read: the leader's, from the release log."""
+        assert self.engine is not None
+        state = await self.engine.releases.state()
+        return {"commit": state.commit, "healthy": state.healthy, "held": state.held}
 
     def _start_engine(self, creds: pki.Credentials) -> None:
         """The GitOps engine: its source, its client (the built-in API, or --target-kubeconfig), its
@@ -249,12 +300,19 @@ class ControlPlane:
             self.notifier.start()
         reporter = SyncReporter(target, branch=s.branch, path=s.path, app=source.description,
                                 metrics=self.server.metrics, notifier=self.notifier)
-        self.engine = Engine(source, target, EngineSettings(branch=s.branch, path=s.path,
-                                                            rollout_timeout=s.rollout_timeout, self_heal=s.self_heal,
-                                                            allow_empty=s.allow_empty,
-                                                            decrypt=sops.Decryptor(identities)),
-                             cache=ParseCache(self.data_dir / "cache" / "manifests.cache"),
-                             echo=_echo_to(logs.console(s.log_format)), reporter=reporter)
+        cache = ParseCache(self.data_dir / "cache" / "manifests.cache")
+        if source.kind == "hosted" and not s.store.strip().startswith("sqlite"):
+            log.warning("each daemon hosts its own DATA/repo.git: with several daemons on one store, give them "
+                        "all the same --repo, or a commit pushed to one is not seen by the next leader")
+
+        def new_engine(source: Source = source) -> Engine:
+            return Engine(source, target, EngineSettings(branch=s.branch, path=s.path, rollout_timeout=s.rollout_timeout,
+                                                         self_heal=s.self_heal, allow_empty=s.allow_empty,
+                                                         decrypt=sops.Decryptor(identities)),
+                          cache=cache, echo=_echo_to(logs.console(s.log_format)), reporter=reporter)
+
+        self._new_engine = new_engine
+        self.engine = new_engine()
         self.server.metrics.set_sync_info(self.engine.status)
         authenticator = self.server.authenticator
 
@@ -263,6 +321,12 @@ class ControlPlane:
 
         http = EngineHTTP(self.engine, is_admin, creds.admin_token,
                           hosted_root=self.data_dir if source.kind == "hosted" else None)
+        self._engine_holders.append(http)
+        # before the engine's /gitkube/ routes: who leads, and only the leader's engine syncs
+        self.server.mount("/gitkube/v1/status", leader.status_handler(lambda: self.leadership, http.handle_engine,
+                                                                      self._shared_state))
+        for path in ("/gitkube/v1/sync", "/gitkube/v1/rollback"):
+            self.server.mount(path, leader.leader_only(lambda: self.leadership, http.handle_engine))
         for prefix, handler in http.routes().items():
             self.server.mount(prefix, handler)
         # the web dashboard (/ui/): its own client to the cluster the engine manages
@@ -272,15 +336,15 @@ class ControlPlane:
             ui_client = _in_process_client(self.server, creds.admin_token, "gitkube-ui")
         self._clients.append(ui_client)
         dashboard = Dashboard(self.engine, ui_client, is_admin)
+        self._engine_holders.append(dashboard)
+        self.server.mount("/ui/rollback", leader.leader_only(lambda: self.leadership, dashboard.handle))
         for prefix, handler in dashboard.routes().items():
             self.server.mount(prefix, handler)
         self._spawn("dashboard", dashboard.run)
-        self.server.add_ready_check(self.engine.ready.is_set)
-        self._spawn("gitops-engine", self.engine.run)
 
     async def stop(self) -> None:
         for task in self._tasks:
-            if task.get_name() == "gitops-engine":  # stop syncing before pods stop
+            if task.get_name() == "leader":  # stop syncing (then controllers, scheduler) before pods stop
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task

@@ -86,15 +86,23 @@ _DATA_DIR = click.option("--data-dir", type=click.Path(file_okay=False, path_typ
               help="POST a JSON document here on each sync outcome, rollback and drift (repeatable).")
 @click.option("--notify-secret", default=None, envvar="GITKUBE_NOTIFY_SECRET",
               help="Sign notifications with HMAC-SHA256 in X-Hub-Signature-256 [env: GITKUBE_NOTIFY_SECRET].")
+@click.option("--max-connections-per-client", default=512, show_default=True, type=click.IntRange(0),
+              help="Open connections one client address may hold on the API port (0: no limit).")
+@click.option("--max-inflight-per-client", default=400, show_default=True, type=click.IntRange(0),
+              help="Requests one client address may have in flight, watches aside (0: no limit).")
+@click.option("--max-watches-per-client", default=500, show_default=True, type=click.IntRange(0),
+              help="Watches and other long-running requests one client address may hold open (0: no limit).")
 def up(data_dir: Path | None, listen: str, store_url: str, service_cidr: str, cluster_cidr: str, history: int,
        compaction_interval: str, node_name: str | None, no_local_node: bool, node_monitor_grace_period: str,
        pod_eviction_timeout: str, crashloop_backoff: str, repo: str | None, branch: str, subpath: str,
        poll_interval: str, rollout_timeout: str, target_kubeconfig: Path | None, no_self_heal: bool,
        allow_empty: bool, ingress_listen: str | None, ingress_tls_listen: str | None,
        metric_resolution: str, hpa_sync_period: str, age_keys: tuple[Path, ...], notify_urls: tuple[str, ...],
-       notify_secret: str | None) -> None:
+       notify_secret: str | None, max_connections_per_client: int, max_inflight_per_client: int,
+       max_watches_per_client: int) -> None:
     """Start the daemon: the built-in control plane, a local node and the GitOps engine."""
     from gitkube import app  # the composition root: heavy, so only the commands that run it import it
+    from gitkube.apiserver.limits import ClientLimits
 
     if ingress_tls_listen and not ingress_listen:
         raise click.BadParameter("needs --ingress-listen as well", param_hint="--ingress-tls-listen")
@@ -115,6 +123,8 @@ def up(data_dir: Path | None, listen: str, store_url: str, service_cidr: str, cl
         ingress_listen=ingress_listen, ingress_tls_listen=ingress_tls_listen, age_keys=list(age_keys),
         log_format=click.get_current_context().find_root().params.get("log_format") or "text",
         notify_urls=list(notify_urls), notify_secret=notify_secret,
+        client_limits=ClientLimits(max_connections=max_connections_per_client, max_inflight=max_inflight_per_client,
+                                   max_watches=max_watches_per_client),
     )
     raise SystemExit(app.run_up(settings))
 
