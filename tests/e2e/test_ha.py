@@ -16,7 +16,6 @@ import json
 import shutil
 import socket
 import ssl
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -28,7 +27,7 @@ from typing import Any
 import pytest
 
 from gitkube.testing.etcd import EtcdCluster, etcd_binary
-from gitkube.testing.servers import SERVER
+from gitkube.testing.servers import server_container
 from tests.e2e.conftest import Daemon, Kubectl, _kubectl_binary, start_daemon, stop_daemon
 from tests.e2e.test_gitops import git
 from tests.e2e.test_kubectl import get_json, wait_for
@@ -92,14 +91,7 @@ def configmap(value: str) -> str:
 
 
 def deployment(replicas: int) -> str:
-    container = {
-        "name": "app", "image": "python:3.11", "command": [sys.executable, "-c", SERVER],
-        "env": [{"name": "VERSION", "value": "ha"},
-                {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
-        "ports": [{"containerPort": 8080, "name": "http"}],
-        "readinessProbe": {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 1},
-    }
+    container = server_container("ha")
     return json.dumps({
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": NS},
         "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
