@@ -178,19 +178,47 @@ def _surge(change: Change, replicas: int) -> int:
 
 
 def _selects(workload: Mapping[str, Any] | None, pod: Mapping[str, Any]) -> bool:
+    """Whether the live ``workload`` owns ``pod`` by its selector (by name for a bare Pod)."""
     if not workload:
         return False
-    if workload.get("kind") == "Pod":
-        wm, pm = _d(workload, "metadata"), _d(pod, "metadata")
-        return bool(wm.get("name")) and wm.get("name") == pm.get("name")
-    selector = _d(_d(workload, "spec"), "selector")
-    if not selector:
-        return False
-    try:
-        parsed = selectors.from_label_selector_spec(selector)
-    except GitkubeError:  # an invalid live selector selects nothing, as the controller would
-        return False
-    return not parsed.empty and parsed.matches(_d(pod, "metadata").get("labels") or {})
+    return bool(_PodIndex([dict(pod)]).selected(workload))
+
+
+class _PodIndex:
+    """One namespace's live pods, indexed by label pair, so each workload's selector is matched
+    against its candidates only (a commit of many workloads would otherwise cost pods x workloads)."""
+
+    def __init__(self, pods: list[dict[str, Any]]) -> None:
+        self.pods = pods
+        self.by_label: dict[tuple[str, str], set[int]] = {}
+        self.by_name: dict[str, int] = {}
+        for i, pod in enumerate(pods):
+            meta = _d(pod, "metadata")
+            self.by_name[str(meta.get("name") or "")] = i
+            for k, v in (meta.get("labels") or {}).items():
+                self.by_label.setdefault((str(k), str(v)), set()).add(i)
+
+    def selected(self, workload: Mapping[str, Any]) -> list[dict[str, Any]]:
+        if workload.get("kind") == "Pod":
+            name = str(_d(workload, "metadata").get("name") or "")
+            i = self.by_name.get(name) if name else None
+            return [self.pods[i]] if i is not None else []
+        selector = _d(_d(workload, "spec"), "selector")
+        if not selector:
+            return []
+        try:
+            parsed = selectors.from_label_selector_spec(selector)
+        except GitkubeError:  # an invalid live selector selects nothing, as the controller would
+            return []
+        if parsed.empty:
+            return []
+        candidates: set[int] | None = None
+        for k, v in (selector.get("matchLabels") or {}).items():
+            found = self.by_label.get((str(k), str(v)), set())
+            candidates = found if candidates is None else candidates & found
+        indices = sorted(candidates) if candidates is not None else range(len(self.pods))
+        return [self.pods[i] for i in indices
+                if parsed.matches(_d(self.pods[i], "metadata").get("labels") or {})]
 
 
 def _live_pods(view: ClusterView, namespace: str) -> list[dict[str, Any]]:
@@ -211,15 +239,21 @@ def _limit_ranges(plan: Plan, view: ClusterView, namespace: str) -> list[dict[st
 def rollouts(plan: Plan, view: ClusterView) -> list[Rollout]:
     """The workloads the plan creates, updates or prunes, with their old and new pods."""
     out: list[Rollout] = []
+    indexes: dict[str, _PodIndex] = {}
+    ranges: dict[str, list[dict[str, Any]]] = {}
     for change in (*plan.changes, *plan.prune):
         if (change.key.group, change.key.kind) not in WORKLOAD_KINDS or change.action == "unchanged":
             continue
         ns = change.key.namespace or "default"
-        old = [p for p in _live_pods(view, ns) if _selects(change.live, p)]
+        if ns not in indexes:
+            indexes[ns] = _PodIndex(_live_pods(view, ns))
+        old = indexes[ns].selected(change.live) if change.live else []
         if change.action == "delete" or change.desired is None:
             out.append(Rollout(change.key, None, 0, 0, old))
             continue
-        lrs = _limit_ranges(plan, view, ns)
+        if ns not in ranges:
+            ranges[ns] = _limit_ranges(plan, view, ns)
+        lrs = ranges[ns]
         rolls = change.action == "create" or any(f.path.startswith("spec.template") for f in change.fields)
         if change.key.kind == "Pod":
             rolls = change.action == "create" or bool(change.fields)
@@ -321,11 +355,15 @@ def project(plan: Plan, view: ClusterView, found: list[Rollout] | None = None) -
     touched = sorted({c.key.namespace for c in (*plan.changes, *plan.prune)
                       if c.action != "unchanged" and c.key.namespace})
     nodes = eligible_node_count(view)
+    by_ns: dict[str, list[Rollout]] = {}
+    for r in found:
+        by_ns.setdefault(r.key.namespace or "default", []).append(r)
     for ns in touched:
         quotas = _quotas(plan, view, ns)
-        ns_rollouts = [r for r in found if (r.key.namespace or "default") == ns]
+        ns_rollouts = by_ns.get(ns, [])
+        lrs = _limit_ranges(plan, view, ns) if ns_rollouts else []
         for r in ns_rollouts:
-            report.problems += _template_problems(r, quotas, _limit_ranges(plan, view, ns))
+            report.problems += _template_problems(r, quotas, lrs)
         for quota in quotas:
             report.quotas.append(_project_one(plan, view, ns, quota, ns_rollouts, nodes))
             projection = report.quotas[-1]
