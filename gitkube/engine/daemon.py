@@ -113,11 +113,14 @@ class Engine:
                 try:
                     await self._step(reasons[-1] if reasons else "start")
                     self._backoff = 1.0
-                except (errors.GitkubeError, OSError, aiohttp.ClientError) as exc:
+                except (errors.GitkubeError, OSError, aiohttp.ClientError, ValueError, KeyError, TypeError) as exc:
                     # The API could not be read or written (a restart, a timeout, a refused
                     # connection): not the commit's fault. Retry, with backoff, under the same
-                    # release record (see _sync), which stays Progressing meanwhile.
-                    log.error("sync step failed, retrying in %.0fs: %s", self._backoff, exc)
+                    # release record (see _sync), which stays Progressing meanwhile. A bug of ours
+                    # (ValueError & co.) is logged with its traceback and retried too, so it cannot
+                    # stop GitOps for good.
+                    log.error("sync step failed, retrying in %.0fs: %s", self._backoff, exc,
+                              exc_info=not isinstance(exc, errors.GitkubeError | OSError | aiohttp.ClientError))
                     self.message = f"retrying in {self._backoff:.0f}s: {exc}"
                     await asyncio.sleep(self._backoff)
                     self._backoff = min(self._backoff * 2, 60.0)
@@ -172,7 +175,17 @@ class Engine:
             if self.sync_state == "Unknown":
                 self.sync_state = "Synced"
             return
-        info = self.source.repo.resolve(target)
+        try:
+            info = self.source.repo.resolve(target)
+        except errors.SourceError as exc:
+            # The head commit cannot be read (corrupt or truncated objects): not retried until a
+            # newer commit arrives; what is applied keeps running and nothing is pruned.
+            reason = f"the commit cannot be read: {exc}"
+            self.state.failed[target] = reason
+            await self.releases.save_state(self.state)
+            self.sync_state, self.message = "Degraded", f"{target[:12]}: {reason}"
+            log.error("%s: %s", target[:12], reason)
+            return
         if self._interrupted is not None and self._interrupted.commit == target:
             release, self._interrupted = self._interrupted, None
             await self.sync(info, trigger="retry", release=release)

@@ -24,7 +24,7 @@ from pathlib import Path
 import git
 
 from gitkube.errors import SourceError
-from gitkube.gitsource.gitcmd import GitResult, run_git
+from gitkube.gitsource.gitcmd import GitResult, last_lines, run_git
 
 __all__ = ["CommitInfo", "GitRepo", "TreeFile"]
 
@@ -129,13 +129,18 @@ class GitRepo:
         return commits[0]
 
     def branch_head(self, branch: str) -> str | None:
-        """The sha ``refs/heads/<branch>`` points at, or None if there is no such branch."""
+        """The sha ``refs/heads/<branch>`` points at, or None if there is no such branch.
+
+        A branch whose commit cannot be read (a corrupt or truncated object) still has a head:
+        its sha is returned, and reading that commit raises the SourceError that names it.
+        """
         res = self._git("rev-parse", "--verify", "--quiet", "--end-of-options",
                         f"refs/heads/{branch}^{{commit}}")
         if res.ok:
             return res.stdout.decode().strip()
         if res.returncode == 1:
-            return None
+            raw = self._git("rev-parse", "--verify", "--quiet", "--end-of-options", f"refs/heads/{branch}")
+            return raw.stdout.decode().strip() if raw.ok else None
         raise SourceError(f"{self.path}: cannot read branch {branch!r}: {res.error_text()}")
 
     def log(self, branch: str, limit: int = 50) -> list[CommitInfo]:
@@ -193,6 +198,9 @@ class GitRepo:
             meta, _, path = entry.partition("\t")
             mode, kind, blob, size = meta.split()
             if kind == "blob":
+                if not size.isdigit():  # ls-tree -l prints "BAD" (exit 0) for an unreadable object
+                    raise SourceError(f"{self.path}: commit {commit}: blob {blob} ({path}) is corrupt or "
+                                      f"missing: {last_lines(res.stderr) or 'git cannot read its size'}")
                 out.append(TreeFile(path=path, blob=blob, mode=mode, size=int(size)))
         if sub and not out:
             raise SourceError(f"{self.path}: path {sub!r} does not exist in commit {commit}")

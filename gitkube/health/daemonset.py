@@ -21,7 +21,7 @@ def assess_daemonset(ds: dict[str, Any], related: Related) -> Health:
     spec = ds.get("spec") or {}
     status = ds.get("status") or {}
     for pod in related.pods:
-        trouble = container_trouble(pod)
+        trouble = container_trouble(pod, related.since)
         if trouble:
             return Health(DEGRADED, trouble)
     if get_int(status.get("observedGeneration")) < get_int((ds.get("metadata") or {}).get("generation")):

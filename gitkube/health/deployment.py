@@ -62,7 +62,7 @@ def assess_deployment(dep: dict[str, Any], related: Related) -> Health:
         detail = str(progressing.get("message") or "").strip()
         return Health(DEGRADED, f"deployment {name} exceeded its progress deadline" + (f": {detail}" if detail else ""))
     for pod in newest_pods(dep, related):
-        trouble = container_trouble(pod)
+        trouble = container_trouble(pod, related.since)
         if trouble:
             return Health(DEGRADED, trouble)
     generation = get_int((dep.get("metadata") or {}).get("generation"))

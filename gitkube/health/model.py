@@ -52,6 +52,9 @@ class Related:
     pods: list[dict[str, Any]] = field(default_factory=list)
     endpoints: dict[str, Any] | None = None
     replicasets: list[dict[str, Any]] = field(default_factory=list)
+    # RFC 3339: container terminations that finished before this are history, not a crash loop
+    # (a pod killed twice last week must not fail every later sync); "" counts them all
+    since: str = ""
 
 
 def name_of(obj: dict[str, Any]) -> str:

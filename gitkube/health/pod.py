@@ -35,8 +35,10 @@ def _termination(status: dict[str, Any]) -> str:
     return "no termination recorded"
 
 
-def container_trouble(pod: dict[str, Any]) -> str | None:
-    """Why a pod's container is failing (crash loop, cannot start), or None."""
+def container_trouble(pod: dict[str, Any], since: str = "") -> str | None:
+    """Why a pod's container is failing (crash loop, cannot start), or None. Restarts count as a
+    crash loop only when the last termination finished at or after ``since`` (RFC 3339; "" = any);
+    a container waiting in CrashLoopBackOff always does."""
     status = pod.get("status") or {}
     restart_policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
     statuses = [*(status.get("initContainerStatuses") or ()), *(status.get("containerStatuses") or ())]
@@ -53,6 +55,9 @@ def container_trouble(pod: dict[str, Any]) -> str | None:
             return f"container {name} of pod {name_of(pod)} cannot start: {reason}" + (f": {message}" if message else "")
         restarts = get_int(cs.get("restartCount"))
         terminated = (cs.get("state") or {}).get("terminated") or (cs.get("lastState") or {}).get("terminated")
+        finished = str(terminated.get("finishedAt") or "") if terminated else ""
+        if since and finished and finished < since:
+            continue
         if terminated and restarts >= _RESTARTS_FOR_CRASH_LOOP and restart_policy != "Never":
             return f"container {name} of pod {name_of(pod)} is crash looping: {_termination(cs)}"
     return None

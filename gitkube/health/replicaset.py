@@ -18,7 +18,7 @@ def assess_replicaset(rs: dict[str, Any], related: Related) -> Health:
     if failure is not None and failure.get("status") == "True":
         return Health(DEGRADED, f"replicaset {name}: {failure.get('message') or failure.get('reason')}")
     for pod in related.pods:
-        trouble = container_trouble(pod)
+        trouble = container_trouble(pod, related.since)
         if trouble:
             return Health(DEGRADED, trouble)
     if get_int(status.get("observedGeneration")) < get_int((rs.get("metadata") or {}).get("generation")):

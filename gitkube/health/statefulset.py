@@ -21,7 +21,7 @@ def assess_statefulset(sts: dict[str, Any], related: Related) -> Health:
     spec = sts.get("spec") or {}
     status = sts.get("status") or {}
     for pod in related.pods:
-        trouble = container_trouble(pod)
+        trouble = container_trouble(pod, related.since)
         if trouble:
             return Health(DEGRADED, trouble)
     if get_int(status.get("observedGeneration")) < get_int((sts.get("metadata") or {}).get("generation")):

@@ -16,6 +16,7 @@ shares the API server with the controllers doing the rollout and must not starve
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitkube import errors
-from gitkube.api import selectors
+from gitkube.api import meta, selectors
 from gitkube.api.objectkey import ObjectKey
 from gitkube.client import Client
 from gitkube.health import Health, Related, assess, needs
@@ -118,8 +119,13 @@ async def check(client: Client, key: ObjectKey) -> Health:
     return assess(obj, related=await _related_one(client, key, obj))
 
 
-async def check_many(client: Client, keys: list[ObjectKey]) -> dict[ObjectKey, Health]:
-    """The health of every key, with a bounded number of requests."""
+async def check_many(client: Client, keys: list[ObjectKey], *, since: str | None = None) -> dict[ObjectKey, Health]:
+    """The health of every key, with a bounded number of requests. Container terminations that
+    finished before ``since`` (RFC 3339; default ten minutes ago, twice the longest
+    CrashLoopBackOff delay, so an ongoing crash loop always has a termination in the window) do
+    not make a crash loop."""
+    if since is None:
+        since = meta.format_time(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10))
     live = await read_live(client, keys)
     needing = [k for k in keys if k in live and needs(k)]
     out: dict[ObjectKey, Health] = {}
@@ -128,7 +134,7 @@ async def check_many(client: Client, keys: list[ObjectKey]) -> dict[ObjectKey, H
         bulk = await _Bulk.load(client, wanted)
         for key in keys:
             obj = live.get(key)
-            out[key] = assess(obj, related=bulk.related(key, obj) if obj is not None else None)
+            out[key] = assess(obj, related=_since(bulk.related(key, obj), since) if obj is not None else None)
         return out
     gate = asyncio.Semaphore(8)
 
@@ -138,20 +144,31 @@ async def check_many(client: Client, keys: list[ObjectKey]) -> dict[ObjectKey, H
             out[key] = assess(None)
             return
         async with gate:
-            related = await _related_one(client, key, obj) if needs(key) else None
+            related = _since(await _related_one(client, key, obj), since) if needs(key) else None
         out[key] = assess(obj, related=related)
 
     await asyncio.gather(*(one(k) for k in keys))
     return out
 
 
+def _since(related: Related, since: str) -> Related:
+    related.since = since
+    return related
+
+
 async def wait_healthy(client: Client, keys: list[ObjectKey], *, timeout: float,
-                       on_change: Callable[[ObjectKey, Health], None] | None = None) -> WaitResult:
+                       on_change: Callable[[ObjectKey, Health], None] | None = None,
+                       since: str | None = None) -> WaitResult:
+    """Poll until every key is healthy, one is Degraded, or ``timeout``. Restarts whose last
+    termination is older than ``since`` (default: when the wait starts, less 5 s for clock skew
+    between nodes) are history: they do not make a crash loop."""
     deadline = time.monotonic() + timeout
+    if since is None:
+        since = meta.format_time(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5))
     last: dict[ObjectKey, Health] = {}
     pending = list(keys)
     while True:
-        current = await check_many(client, pending)
+        current = await check_many(client, pending, since=since)
         for key, health in current.items():
             if on_change is not None and last.get(key) != health:
                 on_change(key, health)

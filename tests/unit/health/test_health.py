@@ -90,6 +90,18 @@ class TestDeployment:
         health = assess(deployment(), related=related)
         assert health.status == "Degraded" and "OOMKilled, exit code 137" in health.message
 
+    def test_restarts_that_ended_before_the_sync_are_history(self) -> None:
+        old: dict[str, Any] = {"restartCount": 2, "state": {"running": {}},
+                               "lastState": {"terminated": {"reason": "Error", "exitCode": 137,
+                                                            "finishedAt": "2026-11-20T10:00:00Z"}}}
+        before = Related(pods=[pod(**old)], replicasets=[replicaset("1", "new")], since="2026-11-27T04:00:00Z")
+        assert assess(deployment(), related=before).status == "Healthy"
+        during = Related(pods=[pod(**old)], replicasets=[replicaset("1", "new")], since="2026-11-20T09:59:59Z")
+        assert assess(deployment(), related=during).status == "Degraded"
+        waiting = {**old, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}
+        looping = Related(pods=[pod(**waiting)], replicasets=[replicaset("1", "new")], since="2026-11-27T04:00:00Z")
+        assert assess(deployment(), related=looping).status == "Degraded"
+
     def test_one_restart_is_not_a_crash_loop(self) -> None:
         once: dict[str, Any] = {"restartCount": 1, "lastState": {"terminated": {"reason": "Error", "exitCode": 1}}}
         assert assess(deployment(), related=Related(pods=[pod(**once)])).status == "Healthy"
