@@ -1,7 +1,10 @@
 """API server benchmark: GETs/s and creates/s with 50 concurrent clients over TLS, and
 watch latency (write sent → event seen by a watcher), against a real ``gitkube up``.
 
-Run: ``python bench/bench_api.py [--seconds 10] [--clients 50]``; prints one JSON object.
+Run: ``python bench/bench_api.py [--seconds 10] [--clients 50] [--store sqlite|etcd] [--service-cidr CIDR]``;
+prints one JSON object. ``--store etcd`` runs the daemon on a throwaway single-member etcd on
+loopback (``gitkube.testing.etcd``); ``--service-cidr`` is passed to the daemon (the range its
+service proxy binds), so the bench does not collide with another daemon on this machine.
 The load generator runs in this process (aiohttp client, uvloop), the server in its own
 process, both on this machine: on 2 cores they compete for CPU, so the numbers are a floor.
 """
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import ssl
 import statistics
@@ -113,16 +117,26 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--store", choices=("sqlite", "etcd"), default="sqlite")
+    parser.add_argument("--service-cidr", default=None, help="passed to the daemon [default: its own]")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        daemon = start_daemon(Path(tmp) / "data", extra_args=["--no-local-node"])
+    extra = ["--no-local-node"] + (["--service-cidr", args.service_cidr] if args.service_cidr else [])
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        if args.store == "etcd":
+            from gitkube.testing.etcd import EtcdMember, member_url
+
+            member = EtcdMember("bench-api", Path(tmp) / "etcd")
+            member.start()
+            stack.callback(member.kill)
+            extra += ["--store", member_url(member, "/bench-api")]
+        daemon = start_daemon(Path(tmp) / "data", extra_args=extra, timeout=60)
         try:
             tokens = json.loads((daemon.data_dir / "tokens").read_text())
             result = uvloop.run(_run(daemon.url, tokens["admin"], daemon.data_dir / "pki" / "ca.crt",
                                      args.seconds, args.clients))
         finally:
             stop_daemon(daemon)
-    print(json.dumps(result))
+    print(json.dumps({"store": args.store, **result}))
 
 
 if __name__ == "__main__":
