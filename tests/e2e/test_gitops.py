@@ -8,6 +8,7 @@ each push's hook output is what the pusher sees.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -100,20 +101,30 @@ class Env:
         return json.loads(gitkube("history", "--data-dir", str(self.daemon.data_dir), "-o", "json", check=True).stdout)
 
 
+@contextlib.contextmanager
+def gitops_env(tmp_path_factory: pytest.TempPathFactory, name: str, args: list[str], node: str) -> Iterator[Env]:
+    """A daemon started with ``args`` whose local ``node`` is Ready, and an empty working repository
+    to push from; the daemon is stopped and its pods' shims reaped afterwards."""
+    data = tmp_path_factory.mktemp(name) / "data"
+    d = start_daemon(data, extra_args=args)
+    try:
+        k = Kubectl(d.kubeconfig, tmp_path_factory.mktemp("kc"), _kubectl_binary())
+        wait_for(lambda: "Ready" in k.run("get", "node", node, check=False).stdout.split(), timeout=30,
+                 what=f"{node} Ready")
+        work = tmp_path_factory.mktemp("work")
+        git(work, "init", "-q", "-b", "main")
+        git(work, "config", "user.email", "dev@example.com")
+        git(work, "config", "user.name", "Dev")
+        yield Env(d, k, work)
+    finally:
+        stop_daemon(d)
+        reap_containers(data)
+
+
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    data = tmp_path_factory.mktemp("gitops") / "data"
-    d = start_daemon(data, extra_args=DAEMON_ARGS)
-    k = Kubectl(d.kubeconfig, tmp_path_factory.mktemp("kc"), _kubectl_binary())
-    wait_for(lambda: "Ready" in k.run("get", "node", "gitops-node", check=False).stdout.split(), timeout=30,
-             what="gitops-node Ready")
-    work = tmp_path_factory.mktemp("work")
-    git(work, "init", "-q", "-b", "main")
-    git(work, "config", "user.email", "dev@example.com")
-    git(work, "config", "user.name", "Dev")
-    yield Env(d, k, work)
-    stop_daemon(d)
-    reap_containers(data)
+    with gitops_env(tmp_path_factory, "gitops", DAEMON_ARGS, "gitops-node") as e:
+        yield e
 
 
 def test_push_deploys(env: Env) -> None:

@@ -13,10 +13,9 @@ from collections.abc import Iterator
 import pytest
 
 from gitkube.testing.servers import server_container
-from tests.e2e.conftest import Kubectl, _kubectl_binary, start_daemon, stop_daemon
-from tests.e2e.test_gitops import Env, git, gitkube
+from tests.e2e.conftest import Kubectl
+from tests.e2e.test_gitops import Env, git, gitkube, gitops_env
 from tests.e2e.test_kubectl import get_json, wait_for
-from tests.e2e.test_workloads import reap_containers
 
 pytestmark = pytest.mark.e2e
 
@@ -65,18 +64,8 @@ def web(version: str, replicas: int = 2, cpu: str = "400m", surge: int = 1, unav
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    data = tmp_path_factory.mktemp("quota") / "data"
-    d = start_daemon(data, extra_args=DAEMON_ARGS)
-    k = Kubectl(d.kubeconfig, tmp_path_factory.mktemp("kc"), _kubectl_binary())
-    wait_for(lambda: "Ready" in k.run("get", "node", "quota-node", check=False).stdout.split(), timeout=30,
-             what="quota-node Ready")
-    work = tmp_path_factory.mktemp("work")
-    git(work, "init", "-q", "-b", "main")
-    git(work, "config", "user.email", "dev@example.com")
-    git(work, "config", "user.name", "Dev")
-    yield Env(d, k, work)
-    stop_daemon(d)
-    reap_containers(data)
+    with gitops_env(tmp_path_factory, "quota", DAEMON_ARGS, "quota-node") as e:
+        yield e
 
 
 def head(env: Env) -> str:
