@@ -18,10 +18,10 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from gitkube.api import meta
+from gitkube.api import meta, selectors
 from gitkube.client import Client, EventRecorder, Informer, WorkQueue, key_of, run_workers
 
-__all__ = ["Controller", "split_key"]
+__all__ = ["Controller", "resolve_controller_ref", "selecting", "split_key"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,30 @@ def split_key(key: str) -> tuple[str | None, str]:
     """``"ns/name"`` → ``("ns", "name")``; ``"name"`` → ``(None, "name")``."""
     ns, sep, name = key.partition("/")
     return (ns, name) if sep else (None, ns)
+
+
+def resolve_controller_ref(obj: dict[str, Any], kind: str, owners: Informer) -> dict[str, Any] | None:
+    """The live ``kind`` that controls ``obj`` (kube's ``resolveControllerRef``): its controller
+    reference names a cached object of that kind in the same namespace with the same uid."""
+    ref = meta.controller_ref(obj)
+    if not ref or ref.get("kind") != kind:
+        return None
+    owner = owners.get((obj.get("metadata") or {}).get("namespace"), str(ref.get("name")))
+    if owner is None or owner["metadata"].get("uid") != ref.get("uid"):
+        return None
+    return owner
+
+
+def selecting(obj: dict[str, Any], owners: Informer) -> list[dict[str, Any]]:
+    """Every cached owner in ``obj``'s namespace whose non-empty selector matches ``obj``: the
+    controllers that could adopt an orphan."""
+    labels = meta.labels_of(obj)
+    out = []
+    for owner in owners.list((obj.get("metadata") or {}).get("namespace")):
+        sel = selectors.from_label_selector_spec((owner.get("spec") or {}).get("selector"))
+        if not sel.empty and sel.matches(labels):
+            out.append(owner)
+    return out
 
 
 class Controller(abc.ABC):

@@ -23,7 +23,7 @@ from typing import Any
 from gitkube import errors
 from gitkube.api import meta, selectors
 from gitkube.client import Client, Handler, Informer, key_of
-from gitkube.controllers.base import Controller, split_key
+from gitkube.controllers.base import Controller, resolve_controller_ref, selecting, split_key
 from gitkube.controllers.expectations import Expectations
 from gitkube.controllers.podcontrol import PodControl
 from gitkube.controllers.podfacts import (
@@ -104,21 +104,12 @@ class ReplicaSetController(Controller):
         self.enqueue(rs)
 
     def _owner_key(self, pod: Obj) -> str | None:
-        ref = meta.controller_ref(pod)
-        if not ref or ref.get("kind") != self.kind:
-            return None
-        ns = pod["metadata"].get("namespace")
-        rs = self.sets.get(ns, str(ref.get("name")))
-        if rs is None or rs["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return f"{ns}/{ref['name']}"
+        owner = resolve_controller_ref(pod, self.kind, self.sets)
+        return key_of(owner) if owner is not None else None
 
     def _enqueue_matching(self, pod: Obj) -> None:
-        labels = meta.labels_of(pod)
-        for rs in self.sets.list(pod["metadata"].get("namespace")):
-            sel = selectors.from_label_selector_spec((rs.get("spec") or {}).get("selector"))
-            if not sel.empty and sel.matches(labels):
-                self.enqueue(rs)
+        for rs in selecting(pod, self.sets):
+            self.enqueue(rs)
 
     # pod facts bookkeeping, then the enqueue logic
 

@@ -34,7 +34,7 @@ from gitkube import errors
 from gitkube.api import meta, selectors
 from gitkube.client import Client, Handler, Informer, key_of
 from gitkube.controllers import history
-from gitkube.controllers.base import Controller, split_key
+from gitkube.controllers.base import Controller, resolve_controller_ref, selecting, split_key
 from gitkube.controllers.daemonset import plan, revisions
 from gitkube.controllers.daemonset.nodes import new_pod, target_node
 from gitkube.controllers.expectations import Expectations
@@ -100,21 +100,12 @@ class DaemonSetController(Controller):
         self.enqueue_owner(rev, self.kind)
 
     def _owner_key(self, pod: Obj) -> str | None:
-        ref = meta.controller_ref(pod)
-        if not ref or ref.get("kind") != self.kind:
-            return None
-        ns = pod["metadata"].get("namespace")
-        ds = self.sets.get(ns, str(ref.get("name")))
-        if ds is None or ds["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return f"{ns}/{ref['name']}"
+        owner = resolve_controller_ref(pod, self.kind, self.sets)
+        return key_of(owner) if owner is not None else None
 
     def _enqueue_matching(self, pod: Obj) -> None:
-        pod_labels = meta.labels_of(pod)
-        for ds in self.sets.list(pod["metadata"].get("namespace")):
-            sel = selectors.from_label_selector_spec((ds.get("spec") or {}).get("selector"))
-            if not sel.empty and sel.matches(pod_labels):
-                self.enqueue(ds)
+        for ds in selecting(pod, self.sets):
+            self.enqueue(ds)
 
     def _pod_added(self, pod: Obj) -> None:
         if pod["metadata"].get("deletionTimestamp"):

@@ -19,10 +19,12 @@ from typing import Any
 from gitkube import errors
 from gitkube.api import meta, selectors
 from gitkube.client import Client, Handler, Informer, key_of
-from gitkube.controllers.base import Controller, split_key
+from gitkube.controllers.base import Controller, resolve_controller_ref, selecting, split_key
 from gitkube.controllers.deployment import progress, recreate, rollback, rolling, sync
 from gitkube.controllers.deployment.sync import Env
 from gitkube.controllers.deployment.util import Obj
+
+KIND_DEPLOYMENT = "Deployment"
 
 __all__ = ["DeploymentController"]
 
@@ -66,20 +68,10 @@ class DeploymentController(Controller):
         else:
             self.queue.add_after(key_of(d), delay)
 
-    def _owner_of(self, obj: Obj, ref: dict[str, Any] | None) -> Obj | None:
-        if not ref or ref.get("kind") != "Deployment":
-            return None
-        d = self.deployments.get((obj.get("metadata") or {}).get("namespace"), str(ref.get("name")))
-        if d is None or d["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return d
-
     def _enqueue_matching(self, rs: Obj) -> None:
         """An orphan ReplicaSet: every deployment that could adopt it."""
-        for d in self.deployments.list((rs.get("metadata") or {}).get("namespace")):
-            sel = _selector(d)
-            if not sel.empty and sel.matches_object(rs):
-                self.enqueue(d)
+        for d in selecting(rs, self.deployments):
+            self.enqueue(d)
 
     def _rs_added(self, rs: Obj) -> None:
         if rs["metadata"].get("deletionTimestamp"):
@@ -87,7 +79,7 @@ class DeploymentController(Controller):
             return
         ref = meta.controller_ref(rs)
         if ref is not None:
-            owner = self._owner_of(rs, ref)
+            owner = resolve_controller_ref(rs, KIND_DEPLOYMENT, self.deployments)
             if owner is not None:
                 self.enqueue(owner)
             return
@@ -98,11 +90,11 @@ class DeploymentController(Controller):
             return
         old_ref, new_ref = meta.controller_ref(old), meta.controller_ref(new)
         if old_ref is not None and (new_ref is None or old_ref.get("uid") != new_ref.get("uid")):
-            owner = self._owner_of(old, old_ref)
+            owner = resolve_controller_ref(old, KIND_DEPLOYMENT, self.deployments)
             if owner is not None:
                 self.enqueue(owner)
         if new_ref is not None:
-            owner = self._owner_of(new, new_ref)
+            owner = resolve_controller_ref(new, KIND_DEPLOYMENT, self.deployments)
             if owner is not None:
                 self.enqueue(owner)
             return
@@ -110,18 +102,15 @@ class DeploymentController(Controller):
             self._enqueue_matching(new)
 
     def _rs_deleted(self, rs: Obj) -> None:
-        owner = self._owner_of(rs, meta.controller_ref(rs))
+        owner = resolve_controller_ref(rs, KIND_DEPLOYMENT, self.deployments)
         if owner is not None:
             self.enqueue(owner)
 
     def _recreate_owner_of_pod(self, pod: Obj) -> Obj | None:
-        ref = meta.controller_ref(pod)
-        if not ref or ref.get("kind") != "ReplicaSet":
+        rs = resolve_controller_ref(pod, "ReplicaSet", self.replicasets)
+        if rs is None:
             return None
-        rs = self.replicasets.get((pod.get("metadata") or {}).get("namespace"), str(ref.get("name")))
-        if rs is None or rs["metadata"].get("uid") != ref.get("uid"):
-            return None
-        d = self._owner_of(rs, meta.controller_ref(rs))
+        d = resolve_controller_ref(rs, KIND_DEPLOYMENT, self.deployments)
         if d is None or ((d.get("spec") or {}).get("strategy") or {}).get("type") != "Recreate":
             return None
         return d

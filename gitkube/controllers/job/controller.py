@@ -37,7 +37,7 @@ from typing import Any
 from gitkube import errors
 from gitkube.api import meta
 from gitkube.client import Client, Handler, Informer, key_of
-from gitkube.controllers.base import Controller, split_key
+from gitkube.controllers.base import Controller, resolve_controller_ref, split_key
 from gitkube.controllers.job.pods import (
     completion_index,
     format_indexes,
@@ -103,14 +103,8 @@ class JobController(Controller):
         self.expectations.forget(key_of(job))
 
     def _owner_key(self, pod: Obj) -> str | None:
-        ref = meta.controller_ref(pod)
-        if not ref or ref.get("kind") != self.kind:
-            return None
-        ns = pod["metadata"].get("namespace")
-        job = self.jobs.get(ns, str(ref.get("name")))
-        if job is None or job["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return f"{ns}/{ref['name']}"
+        owner = resolve_controller_ref(pod, self.kind, self.jobs)
+        return key_of(owner) if owner is not None else None
 
     def _pod_added(self, pod: Obj) -> None:
         key = self._owner_key(pod)

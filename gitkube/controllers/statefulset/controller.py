@@ -31,7 +31,7 @@ from gitkube import errors
 from gitkube.api import meta, selectors
 from gitkube.client import Client, Handler, Informer
 from gitkube.controllers import history
-from gitkube.controllers.base import Controller, split_key
+from gitkube.controllers.base import Controller, selecting, split_key
 from gitkube.controllers.replicaset import next_available_in
 from gitkube.controllers.statefulset import identity as ident
 from gitkube.controllers.statefulset.control import SetControl, StepInput
@@ -70,11 +70,8 @@ class StatefulSetController(Controller):
         if ref is not None:
             self.enqueue_owner(pod, KIND)
             return
-        labels = meta.labels_of(pod)
-        for sts in self.sets.list(pod["metadata"].get("namespace")):
-            sel = selectors.from_label_selector_spec((sts.get("spec") or {}).get("selector"))
-            if not sel.empty and sel.matches(labels):
-                self.enqueue(sts)
+        for sts in selecting(pod, self.sets):
+            self.enqueue(sts)
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
         if old["metadata"].get("resourceVersion") == new["metadata"].get("resourceVersion"):
