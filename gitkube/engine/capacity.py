@@ -73,13 +73,12 @@ async def check(client: Client, plan: Plan) -> CapacityReport:
         for ns, items in _by_namespace(pods).items():
             if ns in touched:
                 view.objects.setdefault(ns, []).extend(items)
-    lists = [(ns, g, p) for ns, kinds in counted.items() for g, p in sorted(kinds) if (g, p) != ("", "pods")]
+    # the other kinds the quotas count, and their pods when no workload change listed them already
+    lists = [(ns, g, p) for ns, kinds in counted.items() for g, p in sorted(kinds)
+             if (g, p) != ("", "pods") or not workloads]
     results = await asyncio.gather(*(_list(client, g, p, ns) for ns, g, p in lists))
     for (ns, _, _), items in zip(lists, results, strict=True):
         view.objects.setdefault(ns, []).extend(items)
-    if not workloads:
-        for ns in counted:  # pods count against these quotas even when no workload changes
-            view.objects.setdefault(ns, []).extend(await _list(client, "", "pods", ns))
     found = rollouts(plan, view)
     try:
         report = project(plan, view, found)

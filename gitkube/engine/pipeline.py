@@ -168,9 +168,11 @@ async def preflight(repo: GitRepo, rev: str, client: Client, *, path: str = "", 
 
     Every manifest is loaded and validated; the objects of files changed since the commit last
     applied (all of them on a first push, and every kustomize-rendered one) are dry-run against the
-    server; the planner's own refusals (invalid sync waves, an empty desired set) are checked on the
-    whole set. Unlike :func:`prepare` it reads no other live objects and compares nothing, so a push
-    to a large repository is not held up by a full plan - the daemon makes that plan right after.
+    server and, planned against their live state with the objects the commit drops, go through the
+    quota, fit and policy checks of :func:`guard_rails`; the planner's own refusals (invalid sync
+    waves, an empty desired set) are checked on the whole set. Unlike :func:`prepare` it reads no
+    other live objects, so a push to a large repository is not held up by a full plan - the daemon
+    makes that plan right after.
     Raises ``ManifestError`` for bad manifests, ``SourceError`` for git problems."""
     commit = repo.resolve(rev)
     manifests = await asyncio.to_thread(load_desired, repo, commit.sha, path=path, cache=cache, kustomize=kustomize,
@@ -197,20 +199,20 @@ async def preflight(repo: GitRepo, rev: str, client: Client, *, path: str = "", 
     touched = {m.key for m in todo}
     todo_keys = touched | {m.key for m in manifests if referenced(m.obj) & touched}
     planned = {ObjectKey.of(d.obj): d for d in desired_of(manifests)}
-    namespaces = [k for k in todo_keys if k.kind == "Namespace" and k.group == ""]
-    existing = await read_live(client, namespaces) if namespaces else {}
-    changes = [Change(k, "create" if k.kind == "Namespace" and k not in existing else "update", 0,
+    gone = {k for k in state.inventory if k not in planned}
+    # one read of the touched objects and the ones the commit drops: it tells the dry run which
+    # Namespaces are new, and the quota/fit check what is live
+    live = await read_live(client, todo_keys | gone)
+    changes = [Change(k, "create" if k.kind == "Namespace" and k not in live else "update", 0,
                       stamp(planned[k].obj, planned[k].source), None, [], "", planned[k].source)
                for k in sorted(todo_keys)]
     report = CapacityReport()
     if not problems:
         problems += await applier.dry_run(client, changes)
         # quota and fit: a plan of just the touched objects against their live state
-        live = await read_live(client, todo_keys | {k for k in state.inventory if k not in planned})
-        removed = {k for k in state.inventory if k not in planned and k in live}
         partial = make_plan([planned[k] for k in sorted(todo_keys)], {k: v for k, v in live.items() if k in todo_keys},
                             None, allow_empty=True)
-        partial.prune = [Change(k, "delete", 0, None, live[k], [], "", None) for k in sorted(removed)]
+        partial.prune = [Change(k, "delete", 0, None, live[k], [], "", None) for k in sorted(gone & live.keys())]
         report = await guard_rails(client, partial)
         problems += report.problems
     return Preflight(commit, manifests, len(changes), problems, report)

@@ -177,13 +177,6 @@ def _surge(change: Change, replicas: int) -> int:
     return 0
 
 
-def _selects(workload: Mapping[str, Any] | None, pod: Mapping[str, Any]) -> bool:
-    """Whether the live ``workload`` owns ``pod`` by its selector (by name for a bare Pod)."""
-    if not workload:
-        return False
-    return bool(_PodIndex([dict(pod)]).selected(workload))
-
-
 class _PodIndex:
     """One namespace's live pods, indexed by label pair, so each workload's selector is matched
     against its candidates only (a commit of many workloads would otherwise cost pods x workloads)."""
