@@ -96,21 +96,22 @@ def _play(cluster: _Cluster, r: Rollout) -> tuple[int, int, str]:
     """(new pods, pods that did not fit, the first reason) of one rollout."""
     assert r.pod is not None
     failed, reason, total = 0, "", 0
+    template = r.pod
+    if r.per_node:  # the DaemonSet controller adds its tolerations to every pod it makes
+        template = copy.deepcopy(r.pod)
+        spec = template.setdefault("spec", {})
+        spec["tolerations"] = [*(spec.get("tolerations") or []), *DAEMONSET_TOLERATIONS]
 
     def place(only: str | None = None) -> None:
         nonlocal failed, reason, total
         total += 1
-        why = cluster.place(r.pod or {}, only)
+        why = cluster.place(template, only)
         if why:
             failed += 1
             reason = reason or why
 
     old = list(r.old_pods)
     if r.per_node:
-        template = copy.deepcopy(r.pod)
-        spec = template.setdefault("spec", {})
-        spec["tolerations"] = [*(spec.get("tolerations") or []), *DAEMONSET_TOLERATIONS]
-        r = Rollout(r.key, template, r.replicas, r.surge, r.old_pods, r.old_template, r.per_node, r.rolls)
         for name, info in cluster.nodes.items():
             node = info.node or {}
             if not matches_node_affinity(spec, node) or find_untolerated_taint(info.taints, spec["tolerations"]):
